@@ -204,7 +204,6 @@ async function main(): Promise<void> {
       ['--import', 'tsx', import.meta.filename, '--child', choice, ...(quick ? ['--quick'] : [])],
       {
         encoding: 'utf8',
-        env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
       },
     );
     const last = r.stdout.trim().split('\n').pop() ?? '';
