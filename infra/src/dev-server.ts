@@ -88,10 +88,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   mkdirSync(dirname(dbFile), { recursive: true });
   const port = options.port === 0 ? await freePort() : (options.port ?? 7233);
   const uiPort = options.uiPort === 0 ? await freePort() : (options.uiPort ?? 8233);
-  for (const [what, p] of [['gRPC', port], ...(options.headless ? [] : [['Web UI', uiPort]])] as const) {
-    if (await portInUse(p)) {
+  const ports = [{ what: 'gRPC', port }, ...(options.headless ? [] : [{ what: 'Web UI', port: uiPort }])];
+  for (const p of ports) {
+    if (await portInUse(p.port)) {
       throw new Error(
-        `Port ${p} (${what}) is already in use: a Temporal server may already run there. Use it with ` +
+        `Port ${p.port} (${p.what}) is already in use: a Temporal server may already run there. Use it with ` +
           `TEMPORAL_ADDRESS=127.0.0.1:${port}, or stop it, or choose other ports.`,
       );
     }
