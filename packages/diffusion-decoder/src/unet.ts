@@ -1,0 +1,354 @@
+import { type Rng, type TensorEntry, tf } from '@rpg/core';
+import { z } from 'zod';
+
+/** Size of the sinusoidal step embedding fed to each time MLP (as in the reference). */
+export const TIME_EMBEDDING_SIZE = 256;
+const BN_EPSILON = 1e-5;
+const BN_MOMENTUM = 0.1;
+
+export const decoderConfigSchema = z
+  .object({
+    /** k: values per token (the 1D signal length). */
+    tokenSize: z.number().int().positive(),
+    /** Width of the prototype vectors that condition the decoder. */
+    d: z.number().int().positive(),
+    /** Channel widths, first and last 1, symmetric, e.g. [1, 32, 64, 128, 64, 32, 1]. */
+    channels: z.array(z.number().int().positive()).min(3).default([1, 32, 64, 128, 64, 32, 1]),
+    /** Convolution width (odd, so 'same' padding is symmetric as in PyTorch's padding = kernel // 2). */
+    kernel: z.number().int().positive().default(7),
+    /**
+     * 'per-layer': every conv has its own condition Linear(d→k) and time MLP (default);
+     * 'shared': one of each for the whole network.
+     */
+    conditioning: z.enum(['per-layer', 'shared']).default('per-layer'),
+  })
+  .superRefine((cfg, ctx) => {
+    const ch = cfg.channels;
+    if (ch[0] !== 1 || ch[ch.length - 1] !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['channels'], message: 'channels must start and end with 1' });
+    }
+    if (ch.length % 2 === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['channels'],
+        message: 'channels needs an odd length (an even number of convs)',
+      });
+    }
+    for (let i = 0; i < ch.length; i++) {
+      if (ch[i] !== ch[ch.length - 1 - i]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['channels'],
+          message: `channels must be symmetric, got [${ch.join(', ')}]`,
+        });
+        break;
+      }
+    }
+    if (cfg.kernel % 2 === 0)
+      ctx.addIssue({ code: 'custom', path: ['kernel'], message: 'kernel must be odd' });
+  });
+
+/** A resolved decoder configuration (every field present). */
+export type DecoderConfig = z.infer<typeof decoderConfigSchema>;
+/** What callers may pass: `channels`, `kernel` and `conditioning` have defaults. */
+export type DecoderConfigInput = z.input<typeof decoderConfigSchema>;
+
+/** The sinusoidal step embedding: [cos(t·f_i), sin(t·f_i)], f_i = exp(−ln(10000)·i/128), i < 128. */
+export function timestepEmbedding(steps: ArrayLike<number>, size = TIME_EMBEDDING_SIZE): Float32Array {
+  const half = size / 2;
+  const freqs = new Float64Array(half);
+  for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half);
+  const out = new Float32Array(steps.length * size);
+  const cache = new Map<number, Float32Array>();
+  for (let r = 0; r < steps.length; r++) {
+    const t = steps[r]!;
+    let row = cache.get(t);
+    if (!row) {
+      row = new Float32Array(size);
+      for (let i = 0; i < half; i++) {
+        row[i] = Math.cos(t * freqs[i]!);
+        row[half + i] = Math.sin(t * freqs[i]!);
+      }
+      cache.set(t, row);
+    }
+    out.set(row, r * size);
+  }
+  return out;
+}
+
+/**
+ * Training-mode BatchNorm over [N, W, C] with its gradient written out
+ * (`dx = γ·invStd·(dy − mean(dy) − x̂·mean(dy·x̂))`): tfjs differentiates its batchNorm through many full-size
+ * ops, which made BatchNorm cost more than the convolutions. Returns the batch statistics (kept, no gradient).
+ */
+function batchNormTrain(
+  x: tf.Tensor3D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): { y: tf.Tensor3D; mean: tf.Tensor; variance: tf.Tensor } {
+  let mean: tf.Tensor | undefined;
+  let variance: tf.Tensor | undefined;
+  const count = x.shape[0] * x.shape[1];
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const moments = tf.moments(xIn, [0, 1]);
+    mean = tf.keep(moments.mean);
+    variance = tf.keep(moments.variance);
+    const invStd = tf.rsqrt(tf.add(moments.variance, BN_EPSILON));
+    const xHat = tf.mul(tf.sub(xIn, moments.mean), invStd);
+    save([xHat, invStd, g]);
+    return {
+      value: tf.add(tf.mul(xHat, g), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xHatS, invStdS, gS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const dBeta = tf.sum(dy, [0, 1]);
+        const dGamma = tf.sum(tf.mul(dy, xHatS), [0, 1]);
+        const centred = tf.sub(dy, tf.div(dBeta, count));
+        const dx = tf.mul(tf.sub(centred, tf.mul(xHatS, tf.div(dGamma, count))), tf.mul(gS, invStdS));
+        return [dx, dGamma, dBeta];
+      },
+    };
+  });
+  const y = op(x, gamma, beta) as tf.Tensor3D;
+  return { y, mean: mean!, variance: variance! };
+}
+
+/** A variable initialised from `initial`, which is disposed (the variable keeps its own reference to the data). */
+function ownedVariable(initial: tf.Tensor, trainable: boolean, name: string): tf.Variable {
+  const v = tf.variable(initial, trainable, name);
+  initial.dispose();
+  return v;
+}
+
+interface ConvLayer {
+  weight: tf.Variable; // [kernel, cin, cout] (tfjs conv1d layout)
+  /** Only the last conv has a bias: the others feed BatchNorm, which removes any bias. */
+  bias?: tf.Variable;
+  bn?: { gamma: tf.Variable; beta: tf.Variable; runningMean: tf.Variable; runningVar: tf.Variable };
+}
+
+/**
+ * The RPG token decoder: a conditioned 1D-conv UNet that predicts the noise ε in a noisy token x_t.
+ *
+ * A token is a 1-channel signal of length k, laid out [N, k, C] (tfjs conv1d NWC). Before every conv,
+ * `x ← conv((x + c_i) · t_i)`: `c_i = Linear_i(d→k)(prototype)` is added and `t_i = MLP_i(sinusoid₂₅₆(step))`
+ * (Linear(256→k), SiLU, Linear(k→k)) multiplies, both broadcast over channels. Every conv but the last is
+ * followed by BatchNorm (batch statistics in training, running statistics in eval) and ELU. Skips are
+ * added: the outputs of the first n/2 − 1 convs go into the inputs of the mirrored decoder convs.
+ *
+ * The per-layer projections are stored stacked so each costs one matmul for all layers:
+ * `cond.weight` [d, G·k], `time.fc1.weight` [256, G·k], `time.fc2.weight` [G, k, k], G = number of convs
+ * ('per-layer') or 1 ('shared').
+ */
+export class TokenDecoder {
+  private static nextId = 0;
+  private readonly id = TokenDecoder.nextId++;
+  readonly config: DecoderConfig;
+  private readonly convs: ConvLayer[];
+  private readonly condWeight: tf.Variable;
+  private readonly condBias: tf.Variable;
+  private readonly fc1Weight: tf.Variable;
+  private readonly fc1Bias: tf.Variable;
+  private readonly fc2Weight: tf.Variable;
+  private readonly fc2Bias: tf.Variable;
+  /** Number of conditioning groups: one per conv ('per-layer') or 1 ('shared'). */
+  private readonly groups: number;
+
+  constructor(config: DecoderConfigInput, rng: Rng) {
+    this.config = decoderConfigSchema.parse(config);
+    const { tokenSize: k, d, channels, kernel } = this.config;
+    const numConvs = channels.length - 1;
+    this.groups = this.config.conditioning === 'per-layer' ? numConvs : 1;
+    const G = this.groups;
+    // PyTorch's default init for Linear and Conv1d: U(±1/√fan_in) for weight and bias.
+    const uniform = (shape: number[], fanIn: number, name: string) => {
+      const bound = 1 / Math.sqrt(fanIn);
+      const n = shape.reduce((a, b) => a * b, 1);
+      return ownedVariable(tf.tensor(rng.uniformArray(n, -bound, bound), shape), true, this.uniqueName(name));
+    };
+    const constant = (shape: number[], value: number, name: string, trainable = true) =>
+      ownedVariable(tf.fill(shape, value), trainable, this.uniqueName(name));
+    this.condWeight = uniform([d, G * k], d, 'cond.weight');
+    this.condBias = uniform([G * k], d, 'cond.bias');
+    this.fc1Weight = uniform([TIME_EMBEDDING_SIZE, G * k], TIME_EMBEDDING_SIZE, 'time.fc1.weight');
+    this.fc1Bias = uniform([G * k], TIME_EMBEDDING_SIZE, 'time.fc1.bias');
+    this.fc2Weight = uniform([G, k, k], k, 'time.fc2.weight');
+    this.fc2Bias = uniform([G, 1, k], k, 'time.fc2.bias');
+    this.convs = [];
+    for (let i = 0; i < numConvs; i++) {
+      const cin = channels[i]!;
+      const cout = channels[i + 1]!;
+      const last = i === numConvs - 1;
+      const layer: ConvLayer = { weight: uniform([kernel, cin, cout], cin * kernel, `convs.${i}.weight`) };
+      if (last) layer.bias = uniform([cout], cin * kernel, `convs.${i}.bias`);
+      else {
+        layer.bn = {
+          gamma: constant([cout], 1, `convs.${i}.bn.weight`),
+          beta: constant([cout], 0, `convs.${i}.bn.bias`),
+          runningMean: constant([cout], 0, `convs.${i}.bn.running_mean`, false),
+          runningVar: constant([cout], 1, `convs.${i}.bn.running_var`, false),
+        };
+      }
+      this.convs.push(layer);
+    }
+  }
+
+  private uniqueName(name: string): string {
+    // tfjs variable names are global; the instance id lets several decoders coexist.
+    return `decoder${this.id}/${name}`;
+  }
+
+  /** Index of the conv whose input receives the output of conv `i` as a skip, or undefined. */
+  private skipTarget(i: number): number | undefined {
+    const n = this.convs.length;
+    return i < n / 2 - 1 ? n - 1 - i : undefined;
+  }
+
+  /**
+   * Predicted noise ε̂(x_t, t, prototype): `xt` [N, k], `t` N integer steps (tensor or array), `proto` [N, d] → [N, k].
+   * With `training`, BatchNorm normalizes with the batch statistics and updates the running ones
+   * (momentum 0.1, unbiased variance, as PyTorch); otherwise it uses the running statistics.
+   */
+  predictNoise(
+    xt: tf.Tensor2D,
+    t: tf.Tensor1D | ArrayLike<number>,
+    proto: tf.Tensor2D,
+    training: boolean,
+  ): tf.Tensor2D {
+    const { tokenSize: k, d } = this.config;
+    const n = xt.shape[0];
+    if (xt.shape[1] !== k) throw new Error(`predictNoise: xt is [${xt.shape}], expected [N, ${k}]`);
+    if (proto.shape[0] !== n || proto.shape[1] !== d) {
+      throw new Error(`predictNoise: proto is [${proto.shape}], expected [${n}, ${d}]`);
+    }
+    const steps = t instanceof tf.Tensor ? t.dataSync() : t;
+    if (steps.length !== n) throw new Error(`predictNoise: ${steps.length} steps for ${n} tokens`);
+    const G = this.groups;
+    return tf.tidy(() => {
+      const emb = tf.tensor2d(timestepEmbedding(steps), [n, TIME_EMBEDDING_SIZE]);
+      const h = tf.add(tf.matMul(emb, this.fc1Weight), this.fc1Bias);
+      const hAct = tf.mul(h, tf.sigmoid(h)); // SiLU
+      const hG = tf.transpose(tf.reshape(hAct, [n, G, k]), [1, 0, 2]); // [G, N, k]
+      const timeAll = tf.add(tf.matMul(hG, this.fc2Weight as tf.Tensor3D), this.fc2Bias); // [G, N, k]
+      const condAll = tf.transpose(
+        tf.reshape(tf.add(tf.matMul(proto, this.condWeight), this.condBias), [n, G, k]),
+        [1, 0, 2],
+      ); // [G, N, k]
+      const times =
+        G === 1 ? [tf.reshape(timeAll, [n, k, 1])] : tf.unstack(timeAll).map((x) => tf.reshape(x, [n, k, 1]));
+      const conds =
+        G === 1 ? [tf.reshape(condAll, [n, k, 1])] : tf.unstack(condAll).map((x) => tf.reshape(x, [n, k, 1]));
+
+      let x = tf.reshape(xt, [n, k, 1]) as tf.Tensor3D;
+      const skips = new Map<number, tf.Tensor3D>();
+      this.convs.forEach((layer, i) => {
+        const skip = skips.get(i);
+        if (skip) x = tf.add(x, skip) as tf.Tensor3D;
+        const g = G === 1 ? 0 : i;
+        const input = tf.mul(tf.add(x, conds[g]!), times[g]!) as tf.Tensor3D;
+        let y = tf.conv1d(input, layer.weight as tf.Tensor3D, 1, 'same');
+        if (layer.bn) {
+          y = this.batchNorm(y, layer.bn, training);
+          y = tf.elu(y);
+        } else if (layer.bias) {
+          y = tf.add(y, layer.bias) as tf.Tensor3D;
+        }
+        const target = this.skipTarget(i);
+        if (target !== undefined) skips.set(target, y);
+        x = y;
+      });
+      return tf.reshape(x, [n, k]) as tf.Tensor2D;
+    });
+  }
+
+  private batchNorm(y: tf.Tensor3D, bn: NonNullable<ConvLayer['bn']>, training: boolean): tf.Tensor3D {
+    if (!training)
+      return tf.batchNorm(y, bn.runningMean, bn.runningVar, bn.beta, bn.gamma, BN_EPSILON) as tf.Tensor3D;
+    const { y: out, mean, variance } = batchNormTrain(y, bn.gamma, bn.beta);
+    // Running statistics: not part of the gradient tape (assign is not recorded), as in PyTorch.
+    const count = y.shape[0] * y.shape[1];
+    const unbiased = count > 1 ? count / (count - 1) : 1;
+    tf.tidy(() => {
+      bn.runningMean.assign(tf.add(tf.mul(bn.runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+      bn.runningVar.assign(
+        tf.add(tf.mul(bn.runningVar, 1 - BN_MOMENTUM), tf.mul(variance, BN_MOMENTUM * unbiased)),
+      );
+    });
+    tf.dispose([mean, variance]);
+    return out;
+  }
+
+  /** The variables an optimizer updates (BatchNorm running statistics excluded). */
+  trainableVariables(): tf.Variable[] {
+    const vars = [this.condWeight, this.condBias, this.fc1Weight, this.fc1Bias, this.fc2Weight, this.fc2Bias];
+    for (const layer of this.convs) {
+      vars.push(layer.weight);
+      if (layer.bias) vars.push(layer.bias);
+      if (layer.bn) vars.push(layer.bn.gamma, layer.bn.beta);
+    }
+    return vars;
+  }
+
+  private namedVariables(): [string, tf.Variable][] {
+    const out: [string, tf.Variable][] = [
+      ['cond.weight', this.condWeight],
+      ['cond.bias', this.condBias],
+      ['time.fc1.weight', this.fc1Weight],
+      ['time.fc1.bias', this.fc1Bias],
+      ['time.fc2.weight', this.fc2Weight],
+      ['time.fc2.bias', this.fc2Bias],
+    ];
+    this.convs.forEach((layer, i) => {
+      out.push([`convs.${i}.weight`, layer.weight]);
+      if (layer.bias) out.push([`convs.${i}.bias`, layer.bias]);
+      if (layer.bn) {
+        out.push(
+          [`convs.${i}.bn.weight`, layer.bn.gamma],
+          [`convs.${i}.bn.bias`, layer.bn.beta],
+          [`convs.${i}.bn.running_mean`, layer.bn.runningMean],
+          [`convs.${i}.bn.running_var`, layer.bn.runningVar],
+        );
+      }
+    });
+    return out;
+  }
+
+  /** Every weight and BatchNorm running statistic, by name, as F32 copies (conv weights in tfjs layout [kernel, in, out]). */
+  weights(): Map<string, TensorEntry> {
+    const out = new Map<string, TensorEntry>();
+    for (const [name, v] of this.namedVariables()) {
+      out.set(name, {
+        dtype: 'F32',
+        shape: [...v.shape],
+        data: Float32Array.from(v.dataSync() as Float32Array),
+      });
+    }
+    return out;
+  }
+
+  /** Loads what {@link weights} returned (bit-exact). Every name must be present with the same shape. */
+  loadWeights(weights: Map<string, TensorEntry>): void {
+    const named = this.namedVariables();
+    for (const [name, v] of named) {
+      const entry = weights.get(name);
+      if (!entry) throw new Error(`decoder weights: missing "${name}"`);
+      if (entry.shape.length !== v.shape.length || entry.shape.some((s, i) => s !== v.shape[i])) {
+        throw new Error(`decoder weights: "${name}" has shape [${entry.shape}], expected [${v.shape}]`);
+      }
+      if (!(entry.data instanceof Float32Array)) throw new Error(`decoder weights: "${name}" must be F32`);
+    }
+    for (const [name, v] of named) {
+      const entry = weights.get(name)!;
+      tf.tidy(() => v.assign(tf.tensor(entry.data as Float32Array, v.shape)));
+    }
+  }
+
+  /** Number of trainable parameters. */
+  parameterCount(): number {
+    return this.trainableVariables().reduce((s, v) => s + v.size, 0);
+  }
+
+  dispose(): void {
+    for (const [, v] of this.namedVariables()) v.dispose();
+  }
+}

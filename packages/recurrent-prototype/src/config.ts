@@ -1,0 +1,86 @@
+import { z } from 'zod';
+
+/** The recurrent model's configuration (the agreed contract, plus the optional SSD `chunkSize`). */
+export interface PrototypeConfig {
+  model: 'mamba2' | 'lstm' | 'transformer' | 'none';
+  d: number;
+  layers: number;
+  position: '2d' | '1d' | 'learnable';
+  /** Mamba2 state size N (default 32). */
+  dState?: number;
+  /** Mamba2 expansion, d_inner = expand·d (default 2). */
+  expand?: number;
+  /** Mamba2 causal conv width (default 4). */
+  convWidth?: number;
+  /** Mamba2 head size P (default 64, clamped to d_inner; must divide d_inner). */
+  headDim?: number;
+  /** Transformer attention heads (default 4; must divide d). */
+  heads?: number;
+  /** Mamba2 SSD chunk length (default 64). */
+  chunkSize?: number;
+}
+
+const positiveInt = (what: string) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int(`${what} must be an integer`)
+    .positive(`${what} must be > 0`);
+
+/**
+ * Validates a {@link PrototypeConfig} and fills the defaults: model 'mamba2', layers 2, position '2d', dState 32,
+ * expand 2, convWidth 4, headDim 64 (clamped to d_inner), heads 4, chunkSize 64.
+ */
+export const prototypeConfigSchema = z
+  .object({
+    model: z.enum(['mamba2', 'lstm', 'transformer', 'none']).default('mamba2'),
+    d: positiveInt('d').min(2, 'd must be at least 2'),
+    layers: positiveInt('layers').default(2),
+    position: z.enum(['2d', '1d', 'learnable']).default('2d'),
+    dState: positiveInt('dState').default(32),
+    expand: positiveInt('expand').default(2),
+    convWidth: positiveInt('convWidth').default(4),
+    headDim: positiveInt('headDim').default(64),
+    heads: positiveInt('heads').default(4),
+    chunkSize: positiveInt('chunkSize').default(64),
+  })
+  .strict()
+  .transform((c, ctx) => {
+    const dInner = c.expand * c.d;
+    const headDim = Math.min(c.headDim, dInner);
+    if (c.model === 'mamba2' && dInner % headDim !== 0) {
+      ctx.issues.push({
+        code: 'custom',
+        input: c.headDim,
+        path: ['headDim'],
+        message: `headDim ${headDim} must divide d_inner = expand·d = ${dInner}; pick a divisor such as ${largestDivisorAtMost(dInner, headDim)}`,
+      });
+    }
+    if (c.model === 'transformer' && c.d % c.heads !== 0) {
+      ctx.issues.push({
+        code: 'custom',
+        input: c.heads,
+        path: ['heads'],
+        message: `heads ${c.heads} must divide d = ${c.d}`,
+      });
+    }
+    return { ...c, headDim };
+  });
+
+export type ResolvedPrototypeConfig = z.output<typeof prototypeConfigSchema>;
+
+function largestDivisorAtMost(n: number, k: number): number {
+  for (let v = Math.min(n, k); v > 1; v--) if (n % v === 0) return v;
+  return 1;
+}
+
+/** Parses a config, throwing one readable error that names every bad field. */
+export function resolvePrototypeConfig(
+  config: Partial<PrototypeConfig> & { d: number },
+): ResolvedPrototypeConfig {
+  const r = prototypeConfigSchema.safeParse(config);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`);
+    throw new Error(`invalid prototype config: ${lines.join('; ')}`);
+  }
+  return r.data;
+}

@@ -1,0 +1,92 @@
+import { type Rng, tf } from '@rpg/core';
+import { dense, gelu, layerNorm } from './ops.js';
+import type { ParamStore } from './params.js';
+
+interface TransformerLayer {
+  ln1g: tf.Variable;
+  ln1b: tf.Variable;
+  wQkv: tf.Variable;
+  bQkv: tf.Variable;
+  wO: tf.Variable;
+  bO: tf.Variable;
+  ln2g: tf.Variable;
+  ln2b: tf.Variable;
+  w1: tf.Variable;
+  b1: tf.Variable;
+  w2: tf.Variable;
+  b2: tf.Variable;
+}
+
+/**
+ * Pre-LN causal Transformer: `x += Attn(LN(x))`, `x += MLP(LN(x))` per layer, final LayerNorm. Multi-head
+ * attention with scores scaled by 1/√d_head and a causal mask (position t attends to s ≤ t only); MLP d → 4d → d
+ * with exact GELU. No positional encoding of its own: positions come with the input embedding.
+ */
+export class TransformerStack {
+  private readonly layers: TransformerLayer[] = [];
+  private readonly d: number;
+  private readonly heads: number;
+  private readonly lnfG: tf.Variable;
+  private readonly lnfB: tf.Variable;
+
+  constructor(layers: number, d: number, heads: number, store: ParamStore, rng: Rng, prefix = 'transformer') {
+    if (d % heads !== 0) throw new Error(`transformer: heads (${heads}) must divide d (${d})`);
+    this.d = d;
+    this.heads = heads;
+    const b = (fanIn: number) => 1 / Math.sqrt(fanIn);
+    for (let l = 0; l < layers; l++) {
+      const p = `${prefix}.${l}`;
+      this.layers.push({
+        ln1g: store.fill(`${p}.ln1.weight`, [d], 1),
+        ln1b: store.fill(`${p}.ln1.bias`, [d], 0),
+        wQkv: store.uniform(`${p}.attn.qkv.weight`, [d, 3 * d], b(d), rng),
+        bQkv: store.fill(`${p}.attn.qkv.bias`, [3 * d], 0),
+        wO: store.uniform(`${p}.attn.out.weight`, [d, d], b(d), rng),
+        bO: store.fill(`${p}.attn.out.bias`, [d], 0),
+        ln2g: store.fill(`${p}.ln2.weight`, [d], 1),
+        ln2b: store.fill(`${p}.ln2.bias`, [d], 0),
+        w1: store.uniform(`${p}.mlp.fc1.weight`, [d, 4 * d], b(d), rng),
+        b1: store.uniform(`${p}.mlp.fc1.bias`, [4 * d], b(d), rng),
+        w2: store.uniform(`${p}.mlp.fc2.weight`, [4 * d, d], b(4 * d), rng),
+        b2: store.uniform(`${p}.mlp.fc2.bias`, [d], b(4 * d), rng),
+      });
+    }
+    this.lnfG = store.fill(`${prefix}.ln_f.weight`, [d], 1);
+    this.lnfB = store.fill(`${prefix}.ln_f.bias`, [d], 0);
+  }
+
+  /** `[B, L, d] → [B, L, d]`, causal. */
+  forward(x: tf.Tensor3D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [batch, len] = x.shape;
+      const { d, heads } = this;
+      const dh = d / heads;
+      // Additive mask: 0 where s ≤ t, −1e9 where s > t (softmax gives exactly 0 there).
+      const allowed = tf.linalg.bandPart(tf.ones([len, len]), -1, 0);
+      const maskBias = tf.mul(tf.sub(1, allowed), -1e9);
+      const scale = 1 / Math.sqrt(dh);
+      let h = x;
+      for (const L of this.layers) {
+        const a = layerNorm(h, L.ln1g as tf.Tensor1D, L.ln1b as tf.Tensor1D);
+        const qkv = dense(a, L.wQkv as tf.Tensor2D, L.bQkv as tf.Tensor1D).reshape([
+          batch,
+          len,
+          3,
+          heads,
+          dh,
+        ]);
+        const [q, k, v] = tf
+          .unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]), 0)
+          .map((t) => t.reshape([batch * heads, len, dh])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+        const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), maskBias);
+        const ctx = tf.matMul(tf.softmax(scores), v).reshape([batch, heads, len, dh]);
+        const merged = tf.transpose(ctx, [0, 2, 1, 3]).reshape([batch, len, d]) as tf.Tensor3D;
+        h = tf.add(h, dense(merged, L.wO as tf.Tensor2D, L.bO as tf.Tensor1D));
+        const m = layerNorm(h, L.ln2g as tf.Tensor1D, L.ln2b as tf.Tensor1D);
+        const hidden = gelu(dense(m, L.w1 as tf.Tensor2D, L.b1 as tf.Tensor1D)) as tf.Tensor3D;
+        h = tf.add(h, dense(hidden, L.w2 as tf.Tensor2D, L.b2 as tf.Tensor1D));
+      }
+      return layerNorm(h, this.lnfG as tf.Tensor1D, this.lnfB as tf.Tensor1D);
+    });
+  }
+}

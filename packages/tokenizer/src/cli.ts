@@ -1,0 +1,125 @@
+/**
+ * rpg-tokenizer: checkpoints (safetensors) <-> tokens, one stage of the pipeline run by hand.
+ * This file parses and validates the arguments with light imports only, so `--help` and usage errors are quick;
+ * the commands (which load @rpg/core and with it tfjs) are imported once the arguments are good.
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { DEFAULT_EPS, granularitySchema } from './config.js';
+
+const HELP = `rpg-tokenizer: cut checkpoints into normalized tokens and back (RPG tokenization)
+
+Usage:
+  rpg-tokenizer tokenize <checkpoint.safetensors | dir>... --token-size <k> --out <dir> [options]
+      Fits the tokenizer on the checkpoints (every *.safetensors of a directory, in natural name order), then
+      writes to <dir>: tokenizer.json (config, layout, statistics), copied.safetensors (tensors that are copied,
+      not generated) and tokens.safetensors (F32 "tokens" [N, L, k], NaN = padding). Prints L, k and the padding.
+      --token-size <k>        values per token (positive integer), e.g. 256
+      --granularity <g>       layer (default): each tensor padded to a multiple of k
+                              network: all tensors in one stream, padded once
+                              channel: each output channel padded to a multiple of k
+      --eps <e>               added to every tensor's σ (default ${DEFAULT_EPS})
+      --no-normalize          keep raw values in the tokens (no μ/σ, no running_var transform)
+
+  rpg-tokenizer detokenize <dir> --out <dir> [--tokens <file>]
+      Reads the tokenizer state in <dir> and the tokens (default <dir>/tokens.safetensors), and writes one
+      safetensors state dict per token set to --out, named after the source checkpoints when known.
+
+  rpg-tokenizer --help
+`;
+
+class UsageError extends Error {}
+
+const options = {
+  'token-size': { type: 'string' },
+  granularity: { type: 'string' },
+  eps: { type: 'string' },
+  'no-normalize': { type: 'boolean' },
+  out: { type: 'string' },
+  tokens: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
+
+const positiveNumber = (flag: string) =>
+  z.string().transform((text, ctx) => {
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
+      ctx.addIssue({ code: 'custom', message: `${flag} must be a positive number, got "${text}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const tokenizeArgsSchema = z.object({
+  tokenSize: positiveNumber('--token-size').refine(Number.isInteger, '--token-size must be an integer'),
+  granularity: granularitySchema.default('layer'),
+  eps: positiveNumber('--eps').optional(),
+});
+
+async function main(argv: string[]): Promise<void> {
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === 'help' || argv.length === 0) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (command === 'tokenize') {
+    rejectOptions(values, ['tokens'], 'tokenize');
+    if (rest.length === 0)
+      throw new UsageError('tokenize needs checkpoint files or a directory of .safetensors');
+    if (values['token-size'] === undefined) throw new UsageError('tokenize needs --token-size <k>, e.g. 256');
+    if (!values.out) throw new UsageError('tokenize needs --out <dir> for the state and tokens');
+    const args = tokenizeArgsSchema.safeParse({
+      tokenSize: values['token-size'],
+      granularity: values.granularity,
+      eps: values.eps,
+    });
+    if (!args.success) {
+      throw new UsageError(
+        args.error.issues
+          .map((i) => (i.path[0] === 'granularity' ? `--granularity: ${i.message}` : i.message))
+          .join('; '),
+      );
+    }
+    const { runTokenize } = await import('./commands.js');
+    await runTokenize({ inputs: rest, ...args.data, normalize: !values['no-normalize'], out: values.out });
+    return;
+  }
+  if (command === 'detokenize') {
+    rejectOptions(values, ['token-size', 'granularity', 'eps', 'no-normalize'], 'detokenize');
+    if (rest.length !== 1)
+      throw new UsageError(`detokenize needs exactly one tokenizer directory, got ${rest.length}`);
+    if (!values.out) throw new UsageError('detokenize needs --out <dir> for the state dicts');
+    const { runDetokenize } = await import('./commands.js');
+    await runDetokenize({
+      dir: rest[0]!,
+      out: values.out,
+      ...(values.tokens ? { tokens: values.tokens } : {}),
+    });
+    return;
+  }
+  throw new UsageError(`unknown command "${command ?? ''}"; use "tokenize" or "detokenize"`);
+}
+
+function rejectOptions(values: Values, names: (keyof Values)[], command: string): void {
+  for (const name of names) {
+    if (values[name] !== undefined) throw new UsageError(`--${String(name)} does not apply to ${command}`);
+  }
+}
+
+try {
+  await main(process.argv.slice(2));
+} catch (err) {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`rpg-tokenizer: error: ${message}\n`);
+  if (err instanceof UsageError) process.stderr.write('Run "rpg-tokenizer --help" for usage.\n');
+  process.exitCode = 1;
+}

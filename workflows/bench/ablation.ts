@@ -1,0 +1,85 @@
+/**
+ * pnpm bench:ablation [--config examples/mnist-mlp.json] [--store <dir>] [--steps N]
+ * The recurrent-model and position-embedding ablations on one config: every variant trains its own generator
+ * on the same harvested checkpoints (shared through the store) and is evaluated the same way. Prints a table;
+ * the last line is one JSON object.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadBackend, terminalProgress } from '@rpg/core';
+import { loadPipelineConfig, type PipelineConfig } from '../src/pipeline-config.js';
+import { qualityFigures } from '../src/quality-figures.js';
+import { runPipelineLocal } from '../src/run-local.js';
+
+const { values } = parseArgs({
+  options: {
+    config: { type: 'string' },
+    store: { type: 'string' },
+    steps: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const cwd = process.env.INIT_CWD ?? process.cwd();
+const base = await loadPipelineConfig(resolve(cwd, values.config ?? 'examples/mnist-mlp.json'));
+if (values.steps) base.train.steps = Number(values.steps);
+const backend = await loadBackend();
+const storeDir = values.store ? resolve(cwd, values.store) : await mkdtemp(join(tmpdir(), 'rpg-ablation-'));
+
+type Variant = { name: string; edit: (c: PipelineConfig) => void };
+const variants: Variant[] = [
+  ...(['mamba2', 'lstm', 'transformer', 'none'] as const).map((model) => ({
+    name: `model=${model}`,
+    edit: (c: PipelineConfig) => {
+      c.train.prototype.model = model;
+    },
+  })),
+  ...(['1d', 'learnable'] as const).map((position) => ({
+    name: `position=${position}`,
+    edit: (c: PipelineConfig) => {
+      c.train.prototype.position = position;
+    },
+  })),
+].filter((v) => !values.only || values.only.split(',').includes(v.name));
+
+const rows: Record<string, unknown>[] = [];
+try {
+  for (const v of variants) {
+    const config = structuredClone(base);
+    v.edit(config);
+    process.stderr.write(`\n== ${v.name}\n`);
+    const result = await runPipelineLocal(config, { storeDir, progress: terminalProgress() });
+    const q = qualityFigures(result.report);
+    rows.push({
+      variant: v.name,
+      ...q.generated,
+      maxIou: q.iou.generatedMaxToOriginal,
+      trainSeconds: Math.round(result.stageSeconds.train ?? 0),
+    });
+    const o = q.originals;
+    process.stderr.write(
+      `originals ${o.max}/${o.avg}/${o.min}  generated ${q.generated.best}/${q.generated.avg}/${q.generated.min}\n`,
+    );
+  }
+  const first = await runPipelineLocal(base, { storeDir });
+  const o = qualityFigures(first.report).originals;
+  console.log(`\noriginals max/avg/min ${o.max} / ${o.avg} / ${o.min}`);
+  console.log('variant              best    avg     min     maxIoU  train s');
+  for (const r of rows) {
+    console.log(
+      `${String(r.variant).padEnd(20)} ${String(r.best).padEnd(7)} ${String(r.avg).padEnd(7)} ${String(r.min).padEnd(7)} ${String(r.maxIou).padEnd(7)} ${r.trainSeconds}`,
+    );
+  }
+  console.log(
+    JSON.stringify({
+      config: base.name,
+      backend: backend.name,
+      steps: base.train.steps,
+      originals: o,
+      variants: rows,
+    }),
+  );
+} finally {
+  if (!values.store) await rm(storeDir, { recursive: true, force: true });
+}

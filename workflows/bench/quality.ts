@@ -1,0 +1,47 @@
+/**
+ * pnpm bench:quality --config examples/mnist-mlp.json [--store <dir>]
+ * Runs the whole pipeline in-process (a fresh store unless --store is given, so stage times are real) and prints
+ * the figures; the last line is one JSON object.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadBackend, terminalProgress } from '@rpg/core';
+import { loadPipelineConfig } from '../src/pipeline-config.js';
+import { qualityFigures } from '../src/quality-figures.js';
+import { runPipelineLocal } from '../src/run-local.js';
+import { summarizeReport } from '../src/summary.js';
+
+const { values } = parseArgs({
+  options: { config: { type: 'string' }, store: { type: 'string' }, keep: { type: 'boolean' } },
+});
+const cwd = process.env.INIT_CWD ?? process.cwd();
+const configPath = resolve(cwd, values.config ?? 'examples/mnist-mlp.json');
+const config = await loadPipelineConfig(configPath);
+const backend = await loadBackend();
+const storeDir = values.store ? resolve(cwd, values.store) : await mkdtemp(join(tmpdir(), 'rpg-quality-'));
+const started = performance.now();
+try {
+  const result = await runPipelineLocal(config, {
+    storeDir,
+    progress: terminalProgress(),
+    onStage: (stage, event, seconds) => {
+      if (event === 'end') process.stderr.write(`${stage} done in ${seconds!.toFixed(1)} s\n`);
+    },
+  });
+  const totalSeconds = (performance.now() - started) / 1000;
+  console.log(summarizeReport(result.report));
+  console.log(`report: ${result.reportDir}/report.html`);
+  console.log(
+    JSON.stringify({
+      config: config.name,
+      backend: backend.name,
+      ...qualityFigures(result.report),
+      stageSeconds: result.stageSeconds,
+      totalSeconds,
+    }),
+  );
+} finally {
+  if (!values.store && !values.keep) await rm(storeDir, { recursive: true, force: true });
+}

@@ -1,0 +1,66 @@
+import { readFile } from 'node:fs/promises';
+import { datasetSpecSchema, harvestConfigSchema } from '@rpg/checkpoint-harvest';
+import { generateStageConfigSchema, trainStageConfigSchema } from '@rpg/diffusion-decoder';
+import { evaluateStageConfigSchema } from '@rpg/evaluator';
+import { tokenizerConfigSchema } from '@rpg/tokenizer';
+import { z } from 'zod';
+
+/**
+ * One experiment, end to end, as data: which data set and network, how checkpoints are harvested, how they are
+ * tokenized, how the generator is trained and sampled, how the result is evaluated. Every stage's part is that
+ * stage's own schema, so a config error names the exact field.
+ */
+export const pipelineConfigSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9-]*$/,
+        'lowercase letters, digits and dashes (it names the run and the report)',
+      ),
+    dataset: datasetSpecSchema,
+    /** Harvest runs (seeds `harvest.seed`, `harvest.seed + 1`, …), each with its own permutation state. */
+    runs: z.number().int().positive().default(1),
+    harvest: harvestConfigSchema,
+    tokenizer: tokenizerConfigSchema,
+    train: trainStageConfigSchema,
+    generate: generateStageConfigSchema,
+    evaluate: evaluateStageConfigSchema
+      .omit({ dataset: true })
+      .default({ sigmas: [0.01, 0.03, 0.05], seed: 0 }),
+  })
+  .strict();
+
+export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
+export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Validates a config; the error lists every bad field by its path (e.g. `train.prototype.d`). */
+export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineConfig {
+  const parsed = pipelineConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`${source} is not a valid pipeline config:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Reads and validates a JSON config file. */
+export async function loadPipelineConfig(path: string): Promise<PipelineConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path} is not JSON: ${(err as Error).message}`);
+  }
+  return parsePipelineConfig(raw, path);
+}

@@ -1,0 +1,58 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadBackend } from '@rpg/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePipelineConfig } from '../src/pipeline-config.js';
+import { type LocalRunResult, runPipelineLocal } from '../src/run-local.js';
+import { tinyConfig } from './tiny-config.js';
+
+let root: string;
+beforeAll(async () => {
+  await loadBackend({ log: null });
+  root = await mkdtemp(join(tmpdir(), 'rpg-pipeline-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('the whole pipeline in-process on a tiny config', () => {
+  let first: LocalRunResult;
+
+  it('generates linear MNIST classifiers far above chance, with a full report', async () => {
+    first = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root, 'a') });
+    const r = first.report;
+    expect(r.originals.count).toBe(10);
+    expect(r.originals.avg).toBeGreaterThan(85);
+    expect(r.generated.count).toBe(4);
+    // Chance is 10 %; a generator that learned nothing gives noise weights.
+    expect(r.generated.avg).toBeGreaterThan(50);
+    expect(r.generated.best).toBeGreaterThan(70);
+    expect(r.noise.map((n) => n.sigma)).toEqual([0.05]);
+    expect(r.trainingLoss?.length).toBeGreaterThan(10);
+    expect(Object.keys(r.stageSeconds ?? {})).toEqual(
+      expect.arrayContaining(['harvest', 'collect', 'tokenize', 'train', 'generate']),
+    );
+    const html = await readFile(join(first.reportDir, 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+  });
+
+  it('gives identical generated accuracies for the same config and seed', async () => {
+    const second = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root, 'b') });
+    expect(second.report.generated.all).toEqual(first.report.generated.all);
+    expect(second.report.originals.all).toEqual(first.report.originals.all);
+  });
+
+  it('reuses finished stages from the store instead of recomputing them', async () => {
+    const again = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root, 'a') });
+    expect(again.refs).toEqual(first.refs);
+    expect(again.stageSeconds.train!).toBeLessThan(2);
+    expect((await stat(join(root, 'a', 'resume'))).isDirectory()).toBe(true);
+  });
+
+  it('names the bad field of an invalid config', () => {
+    const bad = tinyConfig();
+    (bad.train.prototype as { model: string }).model = 'gru';
+    expect(() => parsePipelineConfig(bad)).toThrow(/train\.prototype\.model/);
+  });
+});
