@@ -68,6 +68,10 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     const e = err as Error;
+    if (e.message === 'interrupted') {
+      process.stderr.write('rpg: interrupted; run the same command again to resume\n');
+      process.exit(130);
+    }
     const known =
       e instanceof UsageError ||
       e instanceof ConfigError ||
