@@ -70,7 +70,7 @@ export async function generate(
         const proto = tf.slice(protos, [start, 0], [rows, d]);
         let out: tf.Tensor2D;
         try {
-          const predict = decoderPredictor(gen.decoder, proto);
+          const predict = decoderPredictor(gen.decoder, proto, schedule);
           const common = { n: rows, k, rng, schedule, clip: settings.clip };
           out =
             settings.sampler === 'ddim'

@@ -2,6 +2,7 @@ export * from './generate.js';
 export * from './io.js';
 export * from './loss.js';
 export * from './optimizer.js';
+export * from './parameterisation.js';
 export * from './samplers.js';
 export * from './schedule.js';
 export * from './stage.js';

@@ -1,4 +1,5 @@
 import { tf } from '@rpg/core';
+import { predictionTarget } from './parameterisation.js';
 import { defaultSchedule, qSample, type Schedule } from './schedule.js';
 import type { TokenDecoder } from './unet.js';
 
@@ -44,15 +45,16 @@ export interface DiffusionLossInputs {
 }
 
 /**
- * The ε-prediction loss: x_t = q(x_t | x₀) with padding set to 0 in x₀, MSE between ε̂(x_t, t, proto) and ε
- * over the non-padding positions only.
+ * The diffusion loss: x_t = q(x_t | x₀) with padding set to 0 in x₀, MSE between the decoder's output and its
+ * target — ε (RPG), x₀, or v = √ᾱ·ε − √(1−ᾱ)·x₀ per the decoder's `prediction` — over the non-padding positions only.
  */
 export function diffusionLoss(decoder: TokenDecoder, inputs: DiffusionLossInputs): tf.Scalar {
   const { mask, t, noise, proto, training } = inputs;
   return tf.tidy(() => {
     const x0 = tf.where(tf.greater(mask, 0), inputs.x0, tf.zerosLike(inputs.x0)) as tf.Tensor2D;
-    const xt = qSample(x0, t, noise, inputs.schedule ?? defaultSchedule);
-    const eps = decoder.predictNoise(xt, t, proto, training);
-    return maskedMse(eps, noise, mask);
+    const schedule = inputs.schedule ?? defaultSchedule;
+    const xt = qSample(x0, t, noise, schedule);
+    const out = decoder.forward(xt, t, proto, training);
+    return maskedMse(out, predictionTarget(decoder.config.prediction, x0, noise, t, schedule), mask);
   });
 }

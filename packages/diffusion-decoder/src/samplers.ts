@@ -27,8 +27,12 @@ export interface DdimOptions extends SamplerOptions {
 }
 
 /** The decoder as a noise predictor in eval mode, for a fixed set of prototypes [N, d]. */
-export function decoderPredictor(decoder: TokenDecoder, proto: tf.Tensor2D): NoisePredictor {
-  return (xt, t) => decoder.predictNoise(xt, new Array<number>(xt.shape[0]).fill(t), proto, false);
+export function decoderPredictor(
+  decoder: TokenDecoder,
+  proto: tf.Tensor2D,
+  schedule: Schedule = defaultSchedule,
+): NoisePredictor {
+  return (xt, t) => decoder.predictNoise(xt, new Array<number>(xt.shape[0]).fill(t), proto, false, schedule);
 }
 
 /** Lets timers and I/O (heartbeats) run between steps. */

@@ -50,6 +50,23 @@ export function checkSteps(t: ArrayLike<number>, T: number): void {
   }
 }
 
+/** √ᾱ_t and √(1 − ᾱ_t) per row, as [N, 1] tensors. */
+export function rates(
+  t: ArrayLike<number>,
+  schedule: Schedule,
+): { signal: tf.Tensor2D; noiseRate: tf.Tensor2D } {
+  checkSteps(t, schedule.T);
+  const n = t.length;
+  const signal = new Float32Array(n);
+  const noiseRate = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const ab = schedule.alphaBars[t[i]!]!;
+    signal[i] = Math.sqrt(ab);
+    noiseRate[i] = Math.sqrt(1 - ab);
+  }
+  return { signal: tf.tensor2d(signal, [n, 1]), noiseRate: tf.tensor2d(noiseRate, [n, 1]) };
+}
+
 /**
  * Forward diffusion q(x_t | x_0): `√ᾱ_t · x0 + √(1 − ᾱ_t) · noise`, one step per row.
  * `x0` and `noise` are [N, k]; `t` holds N step indices in [0, T).
@@ -62,15 +79,8 @@ export function qSample(
 ): tf.Tensor2D {
   const n = x0.shape[0];
   if (t.length !== n) throw new Error(`qSample: ${t.length} steps for ${n} rows`);
-  checkSteps(t, schedule.T);
-  const signal = new Float32Array(n);
-  const noiseRate = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const ab = schedule.alphaBars[t[i]!]!;
-    signal[i] = Math.sqrt(ab);
-    noiseRate[i] = Math.sqrt(1 - ab);
-  }
-  return tf.tidy(() =>
-    tf.add(tf.mul(x0, tf.tensor2d(signal, [n, 1])), tf.mul(noise, tf.tensor2d(noiseRate, [n, 1]))),
-  );
+  return tf.tidy(() => {
+    const { signal, noiseRate } = rates(t, schedule);
+    return tf.add(tf.mul(x0, signal), tf.mul(noise, noiseRate));
+  });
 }

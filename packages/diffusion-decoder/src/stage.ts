@@ -44,6 +44,7 @@ export const trainStageConfigSchema = z
         channels: z.array(z.number().int().positive()).min(3).default([1, 32, 64, 128, 64, 32, 1]),
         kernel: z.number().int().positive().default(7),
         conditioning: z.enum(['per-layer', 'shared']).default('per-layer'),
+        prediction: z.enum(['epsilon', 'x0', 'v']).default('epsilon'),
       })
       .strict()
       .superRefine((dec, ctx) => {

@@ -1,5 +1,7 @@
 import { type Rng, type TensorEntry, tf } from '@rpg/core';
 import { z } from 'zod';
+import { noiseFromPrediction } from './parameterisation.js';
+import { defaultSchedule, type Schedule } from './schedule.js';
 
 /** Size of the sinusoidal step embedding fed to each time MLP (as in the reference). */
 export const TIME_EMBEDDING_SIZE = 256;
@@ -21,6 +23,11 @@ export const decoderConfigSchema = z
      * 'shared': one of each for the whole network.
      */
     conditioning: z.enum(['per-layer', 'shared']).default('per-layer'),
+    /**
+     * What the network outputs: the noise ε (RPG's default), the clean token x₀, or v = √ᾱ·ε − √(1−ᾱ)·x₀.
+     * Samplers always see ε̂, converted from the output.
+     */
+    prediction: z.enum(['epsilon', 'x0', 'v']).default('epsilon'),
   })
   .superRefine((cfg, ctx) => {
     const ch = cfg.channels;
@@ -207,9 +214,29 @@ export class TokenDecoder {
   /**
    * Predicted noise ε̂(x_t, t, prototype): `xt` [N, k], `t` N integer steps (tensor or array), `proto` [N, d] → [N, k].
    * With `training`, BatchNorm normalizes with the batch statistics and updates the running ones
-   * (momentum 0.1, unbiased variance, as PyTorch); otherwise it uses the running statistics.
+   * (momentum 0.1, unbiased variance, as PyTorch); otherwise it uses the running statistics. For an x₀- or
+   * v-predicting decoder the output is converted to ε̂ with `schedule`.
    */
   predictNoise(
+    xt: tf.Tensor2D,
+    t: tf.Tensor1D | ArrayLike<number>,
+    proto: tf.Tensor2D,
+    training: boolean,
+    schedule: Schedule = defaultSchedule,
+  ): tf.Tensor2D {
+    const prediction = this.config.prediction;
+    if (prediction === 'epsilon') return this.forward(xt, t, proto, training);
+    const steps = t instanceof tf.Tensor ? t.dataSync() : t;
+    return tf.tidy(() =>
+      noiseFromPrediction(prediction, this.forward(xt, steps, proto, training), xt, steps, schedule),
+    );
+  }
+
+  /**
+   * The network's raw output for noisy tokens — ε̂, x̂₀ or v̂ according to `config.prediction`; arguments as
+   * for `predictNoise`.
+   */
+  forward(
     xt: tf.Tensor2D,
     t: tf.Tensor1D | ArrayLike<number>,
     proto: tf.Tensor2D,
@@ -217,12 +244,12 @@ export class TokenDecoder {
   ): tf.Tensor2D {
     const { tokenSize: k, d } = this.config;
     const n = xt.shape[0];
-    if (xt.shape[1] !== k) throw new Error(`predictNoise: xt is [${xt.shape}], expected [N, ${k}]`);
+    if (xt.shape[1] !== k) throw new Error(`forward: xt is [${xt.shape}], expected [N, ${k}]`);
     if (proto.shape[0] !== n || proto.shape[1] !== d) {
-      throw new Error(`predictNoise: proto is [${proto.shape}], expected [${n}, ${d}]`);
+      throw new Error(`forward: proto is [${proto.shape}], expected [${n}, ${d}]`);
     }
     const steps = t instanceof tf.Tensor ? t.dataSync() : t;
-    if (steps.length !== n) throw new Error(`predictNoise: ${steps.length} steps for ${n} tokens`);
+    if (steps.length !== n) throw new Error(`forward: ${steps.length} steps for ${n} tokens`);
     const G = this.groups;
     return tf.tidy(() => {
       const emb = tf.tensor2d(timestepEmbedding(steps), [n, TIME_EMBEDDING_SIZE]);
