@@ -5,5 +5,6 @@ export * from './manifest.js';
 export * from './progress.js';
 export * from './rng.js';
 export * from './safetensors.js';
+export * from './safetensors-stream.js';
 export * from './state-dict.js';
 export * from './tf.js';

@@ -422,33 +422,103 @@ function serialize(
     bytes: encodeTensor(name, tensor, fail),
   }));
 
+  const { head, dataBytes } = encodeHeader(
+    encoded.map(({ name, tensor, bytes }) => [name, tensor.dtype, tensor.shape, bytes.length] as const),
+    metadata,
+    fail,
+  );
+  const out = new Uint8Array(head.length + dataBytes);
+  out.set(head, 0);
+  let position = head.length;
+  for (const { bytes } of encoded) {
+    out.set(bytes, position);
+    position += bytes.length;
+  }
+  return out;
+}
+
+/**
+ * The length prefix and JSON header for tensors laid out contiguously in the given order
+ * ([name, dtype, shape, byte length] each); `dataBytes` is the size of the data buffer that follows.
+ */
+function encodeHeader(
+  tensors: readonly (readonly [string, SafetensorsDtype, number[], number])[],
+  metadata: Record<string, string> | undefined,
+  fail: Fail,
+): { head: Uint8Array; dataBytes: number } {
   const header: [string, unknown][] = [];
   if (metadata !== undefined) {
     checkMetadataForWrite(metadata, fail);
     if (Object.keys(metadata).length > 0) header.push([METADATA_KEY, metadata]);
   }
   let offset = 0;
-  for (const { name, tensor, bytes } of encoded) {
-    header.push([
-      name,
-      { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, offset + bytes.length] },
-    ]);
-    offset += bytes.length;
+  for (const [name, dtype, shape, byteLength] of tensors) {
+    header.push([name, { dtype, shape, data_offsets: [offset, offset + byteLength] }]);
+    offset += byteLength;
   }
-
   // Object.fromEntries (not assignment) so a tensor named "__proto__" becomes an ordinary key.
   const json = new TextEncoder().encode(JSON.stringify(Object.fromEntries(header)));
   const headerLength = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + headerLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength); // space padding is valid JSON whitespace
-  let position = 8 + headerLength;
-  for (const { bytes } of encoded) {
-    out.set(bytes, position);
-    position += bytes.length;
+  const head = new Uint8Array(8 + headerLength);
+  new DataView(head.buffer).setBigUint64(0, BigInt(headerLength), true);
+  head.set(json, 8);
+  head.fill(0x20, 8 + json.length, 8 + headerLength); // space padding is valid JSON whitespace
+  return { head, dataBytes: offset };
+}
+
+/** A tensor's name, dtype and shape, without its data (what a streamed file's header needs). */
+export interface TensorSpec {
+  dtype: SafetensorsDtype;
+  shape: number[];
+}
+
+/**
+ * The header of a file holding `specs` in order, and where each tensor's bytes start relative to the start of
+ * the file, for writers that fill in the data later (see `SafetensorsStreamWriter`).
+ */
+export function safetensorsLayout(
+  specs: Iterable<readonly [string, TensorSpec]>,
+  target: string,
+  metadata?: Record<string, string>,
+): { head: Uint8Array; fileBytes: number; offsets: Map<string, number> } {
+  const fail = (code: SafetensorsErrorCode, what: string): never => {
+    throw new SafetensorsError(code, `cannot write ${target}: ${what}`);
+  };
+  const rows: [string, SafetensorsDtype, number[], number][] = [];
+  const seen = new Set<string>();
+  for (const [name, { dtype, shape }] of specs) {
+    if (name === METADATA_KEY)
+      fail('RESERVED_TENSOR_NAME', `tensor name "${METADATA_KEY}" is reserved for metadata`);
+    if (seen.has(name)) fail('DUPLICATE_TENSOR_NAME', `tensor name "${name}" appears more than once`);
+    seen.add(name);
+    if (!isDtype(dtype)) fail('UNKNOWN_DTYPE', `tensor "${name}": unknown dtype ${describe(dtype)}`);
+    checkShape(shape, `tensor "${name}"`, fail);
+    rows.push([name, dtype, shape, Number(elementCount(shape)) * ITEM_SIZE[dtype]]);
   }
-  return out;
+  const { head, dataBytes } = encodeHeader(rows, metadata, fail);
+  const offsets = new Map<string, number>();
+  let position = head.length;
+  for (const [name, , , byteLength] of rows) {
+    offsets.set(name, position);
+    position += byteLength;
+  }
+  return { head, fileBytes: head.length + dataBytes, offsets };
+}
+
+/** Bytes per element of a dtype. */
+export function dtypeItemSize(dtype: SafetensorsDtype): number {
+  return ITEM_SIZE[dtype];
+}
+
+/**
+ * The little-endian bytes of `data` stored as `dtype` (floats from Float32Array/Float64Array; other dtypes from
+ * the array type the reader returns), for writing part of a tensor.
+ */
+export function encodeElements(dtype: SafetensorsDtype, data: TensorData, target: string): Uint8Array {
+  const fail = (code: SafetensorsErrorCode, what: string): never => {
+    throw new SafetensorsError(code, `cannot write ${target}: ${what}`);
+  };
+  return encodeTensor(target, { dtype, shape: [data.length], data }, fail);
 }
 
 function tensorEntries(tensors: TensorsInput, fail: Fail): [string, TensorEntry][] {

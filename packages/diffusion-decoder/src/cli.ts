@@ -251,7 +251,7 @@ function validate<S extends z.ZodType>(schema: S, values: unknown, command: stri
 
 /** The library, imported only when a command runs (it loads tfjs). */
 async function library() {
-  const [core, tokenizer, harvest, prototype, io, train, gen, unet] = await Promise.all([
+  const [core, tokenizer, harvest, prototype, io, train, gen, unet, sink] = await Promise.all([
     import('@rpg/core'),
     import('@rpg/tokenizer'),
     import('@rpg/checkpoint-harvest'),
@@ -260,8 +260,9 @@ async function library() {
     import('./train-generator.js'),
     import('./generate.js'),
     import('./unet.js'),
+    import('./checkpoint-sink.js'),
   ]);
-  return { core, tokenizer, harvest, prototype, io, train, gen, unet };
+  return { core, tokenizer, harvest, prototype, io, train, gen, unet, sink };
 }
 type Library = Awaited<ReturnType<typeof library>>;
 
@@ -641,7 +642,7 @@ async function runGenerate(a: GenerateArgs): Promise<void> {
     throw new UsageError('--out must be a new directory, outside --generator and --tokens', 'generate');
   }
   const lib = await library();
-  const { core, tokenizer, harvest, io, train, gen: generation } = lib;
+  const { core, tokenizer, harvest, io, train, gen: generation, sink: sinks } = lib;
   await harvest.assertFreshOutDir(a.out);
   const state = await tokenizer.loadTokenizerState(a.tokens);
   await core.loadBackend();
@@ -687,14 +688,13 @@ async function runGenerate(a: GenerateArgs): Promise<void> {
 
     const width = Math.max(3, String(a.count - 1).length);
     const fileOf = (m: number) => `gen-${String(m).padStart(width, '0')}.safetensors`;
-    const L = state.numTokens;
     const controller = new AbortController();
     const removeHandler = onCtrlC(controller, 'generation');
     const started = Date.now();
     let states: number[];
     try {
       ({ states } = await harvest.writeDirAtomically(a.out, async (tmp) => {
-        const rows = new Float32Array(L * k);
+        const sink = sinks.checkpointSink(state, tmp, fileOf);
         return generation.generate(gen, {
           count: a.count,
           seed: a.seed,
@@ -705,11 +705,7 @@ async function runGenerate(a: GenerateArgs): Promise<void> {
           ...(a.clip === undefined ? {} : { clip: a.clip }),
           progress: core.terminalProgress(),
           signal: controller.signal,
-          write: async (m, start, values) => {
-            rows.set(values, start * k);
-            if (start * k + values.length < rows.length) return;
-            await core.writeSafetensorsFile(join(tmp, fileOf(m)), tokenizer.detokenize(state, rows));
-          },
+          write: sink.write,
         });
       }));
     } catch (err) {

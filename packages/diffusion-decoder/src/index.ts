@@ -1,3 +1,4 @@
+export * from './checkpoint-sink.js';
 export * from './generate.js';
 export * from './io.js';
 export * from './loss.js';

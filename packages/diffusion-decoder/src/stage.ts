@@ -1,11 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type CheckpointsMeta,
-  checkpointFileName,
-  writeCheckpoint,
-  writeCheckpointsMeta,
-} from '@rpg/checkpoint-harvest';
+import { type CheckpointsMeta, checkpointFileName, writeCheckpointsMeta } from '@rpg/checkpoint-harvest';
 import {
   type ArtifactRef,
   ArtifactStore,
@@ -15,7 +10,6 @@ import {
 } from '@rpg/core';
 import { prototypeConfigSchema } from '@rpg/recurrent-prototype';
 import {
-  detokenize,
   loadTokenizerState,
   readTokens,
   TOKENS_FILE,
@@ -24,6 +18,7 @@ import {
   tokensMetaSchema,
 } from '@rpg/tokenizer';
 import { z } from 'zod';
+import { checkpointSink } from './checkpoint-sink.js';
 import { generate, generateSettingsSchema } from './generate.js';
 import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from './io.js';
 import { disposeGenerator, type TrainState, trainGenerator } from './train-generator.js';
@@ -188,8 +183,6 @@ export async function generateStage(
     async (dir) => {
       const state = await loadTokenizerState((await store.get(input.tokens)).dir);
       const gen = await loadGenerator((await store.get(input.generator)).dir);
-      const k = state.config.tokenSize;
-      const rows = new Float32Array(state.numTokens * k);
       const meta: CheckpointsMeta = {
         format: 'rpg-checkpoints',
         version: 1,
@@ -198,21 +191,22 @@ export async function generateStage(
         runs: [],
         checkpoints: [],
       };
+      const sink = checkpointSink(
+        state,
+        dir,
+        (m) => checkpointFileName(m, 0).replace(/^run/, 'gen'),
+        (m, file) => meta.checkpoints.push({ file, run: m, index: 0, step: null, testAccuracy: null }),
+      );
       try {
         const { states } = await generate(gen, {
           ...config,
           progress: ctx.progress ?? silentProgress,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
-          write: async (m, start, values) => {
-            rows.set(values, start * k);
-            if (start * k + values.length < rows.length) return;
-            const file = checkpointFileName(m, 0).replace(/^run/, 'gen');
-            await writeCheckpoint(dir, file, detokenize(state, rows));
-            meta.checkpoints.push({ file, run: m, index: 0, step: null, testAccuracy: null });
-          },
+          write: sink.write,
         });
         meta.runs = states.map((s) => ({ permutationState: s }));
       } finally {
+        await sink.abort();
         disposeGenerator(gen);
       }
       await writeCheckpointsMeta(dir, meta);

@@ -1,5 +1,6 @@
 export * from './checks.js';
 export * from './config.js';
+export * from './detokenize-stream.js';
 export * from './fit.js';
 export * from './io.js';
 export * from './layout.js';
