@@ -51,6 +51,7 @@ Diffusion decoder:
   --channels <list>         conv channels, symmetric, 1 at both ends (default 1,32,64,128,64,32,1)
   --kernel <n>              conv width, odd (default 7)
   --conditioning <kind>     per-layer (default): a prototype and step projection per conv | shared
+  --prediction <kind>       what the decoder outputs: epsilon (default, as RPG) | x0 | v
 
 Training:
   --steps <n>               optimiser steps (default 1200)
@@ -168,6 +169,7 @@ const trainArgsSchema = z.object({
     .default([1, 32, 64, 128, 64, 32, 1]),
   kernel: intAtLeast('kernel', 1).default(7),
   conditioning: choice('conditioning', ['per-layer', 'shared']).default('per-layer'),
+  prediction: choice('prediction', ['epsilon', 'x0', 'v']).default('epsilon'),
   steps: intAtLeast('steps', 1).default(1200),
   lr: positive('lr').default(0.002),
   'batch-size': intAtLeast('batch-size', 1).default(8),
@@ -205,6 +207,7 @@ const TRAIN_OPTIONS = [
   'channels',
   'kernel',
   'conditioning',
+  'prediction',
   'steps',
   'lr',
   'batch-size',
@@ -353,7 +356,7 @@ const STEP_DIR = /^step-(\d+)$/;
 const FINGERPRINT_FLAGS: Record<string, string> = {
   tokens: '--tokens (the token values)',
   prototype: '--model / --d / --layers / --position',
-  decoder: '--channels / --kernel / --conditioning',
+  decoder: '--channels / --kernel / --conditioning / --prediction',
   lr: '--lr',
   batchSize: '--batch-size',
   diffusionBatch: '--diffusion-batch',
@@ -474,6 +477,7 @@ async function runTrain(a: TrainArgs): Promise<void> {
     channels: a.channels,
     kernel: a.kernel,
     conditioning: a.conditioning,
+    prediction: a.prediction,
   });
   if (!dec.success) {
     throw new UsageError(
@@ -774,7 +778,7 @@ async function runInspect(dir: string): Promise<void> {
           : p.model === 'transformer'
             ? ` (heads ${p.heads})`
             : ''),
-      `decoder: token size ${dec.tokenSize}, channels ${dec.channels.join(',')}, kernel ${dec.kernel}, conditioning ${dec.conditioning}`,
+      `decoder: token size ${dec.tokenSize}, channels ${dec.channels.join(',')}, kernel ${dec.kernel}, conditioning ${dec.conditioning}, prediction ${dec.prediction}`,
       `diffusion: T ${s.T}, linear beta ${s.beta1} -> ${s.betaT}`,
       `tokens: L = ${config.positions.length} in ${layers} layers; permutation states: ${config.numStates}`,
       `parameters: ${fmt(protoParams + decParams)} (recurrent model ${fmt(protoParams)}, decoder ${fmt(decParams)})`,
