@@ -27,27 +27,34 @@ if (values.steps) base.train.steps = Number(values.steps);
 const backend = await loadBackend();
 const storeDir = values.store ? resolve(cwd, values.store) : await mkdtemp(join(tmpdir(), 'rpg-ablation-'));
 
-type Variant = { name: string; edit: (c: PipelineConfig) => void };
+type Model = PipelineConfig['train']['prototype']['model'];
+type Position = PipelineConfig['train']['prototype']['position'];
+type Variant = { name: string; model: Model; position: Position };
+const baseModel = base.train.prototype.model;
+const basePosition = base.train.prototype.position;
 const variants: Variant[] = [
   ...(['mamba2', 'lstm', 'transformer', 'none'] as const).map((model) => ({
     name: `model=${model}`,
-    edit: (c: PipelineConfig) => {
-      c.train.prototype.model = model;
-    },
+    model,
+    position: basePosition,
   })),
-  ...(['1d', 'learnable'] as const).map((position) => ({
-    name: `position=${position}`,
-    edit: (c: PipelineConfig) => {
-      c.train.prototype.position = position;
-    },
-  })),
+  // The base config's own position embedding is already the model=<base> row.
+  ...(['2d', '1d', 'learnable'] as const)
+    .filter((position) => position !== basePosition)
+    .map((position) => ({ name: `position=${position}`, model: baseModel, position })),
+  // Without a recurrent model, a learnable embedding still gives every token its own free vector to memorize;
+  // a fixed sinusoid does not. This row separates the two.
+  ...(basePosition === '2d'
+    ? []
+    : [{ name: 'model=none position=2d', model: 'none' as const, position: '2d' as const }]),
 ].filter((v) => !values.only || values.only.split(',').includes(v.name));
 
 const rows: Record<string, unknown>[] = [];
 try {
   for (const v of variants) {
     const config = structuredClone(base);
-    v.edit(config);
+    config.train.prototype.model = v.model;
+    config.train.prototype.position = v.position;
     process.stderr.write(`\n== ${v.name}\n`);
     const result = await runPipelineLocal(config, { storeDir, progress: terminalProgress() });
     const q = qualityFigures(result.report);
