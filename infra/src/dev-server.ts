@@ -16,6 +16,11 @@ export interface DevServerOptions {
   headless?: boolean;
   /** Milliseconds to wait for the server to answer health checks. */
   startTimeoutMs?: number;
+  /**
+   * Run the server in its own process group, so a Ctrl-C in the terminal reaches only the parent, which can then
+   * shut its workers down while the server still answers, and stop the server last.
+   */
+  ownProcessGroup?: boolean;
   log?: (line: string) => void;
 }
 
@@ -99,7 +104,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   }
   const args = ['server', 'start-dev', '--db-filename', dbFile, '--ip', '127.0.0.1', '--port', String(port)];
   args.push('--log-level', 'error', ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort)]));
-  const child = spawn(cliPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cliPath, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: options.ownProcessGroup ?? false,
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

@@ -1,68 +1,73 @@
 /**
- * rpg: run RPG experiments.
- *   rpg local <config.json> [--store <dir>]    the whole pipeline in this process, stage by stage
+ * rpg: run RPG experiments, in this process (`rpg local`) or durably on Temporal (`rpg run`, or `rpg start` with
+ * workers from `rpg worker`), and watch or stop them (`rpg status`, `rpg cancel`, `rpg server` for the Web UI).
+ * Each command's module is loaded only when it runs, so `rpg status` does not load TensorFlow.
  */
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadBackend, terminalProgress } from '@rpg/core';
-import { ConfigError, loadPipelineConfig } from './pipeline-config.js';
-import { runPipelineLocal } from './run-local.js';
-import { summarizeReport } from './summary.js';
+import { UsageError } from './commands/common.js';
+
+type Command = { help: string; main: (argv: string[]) => Promise<number> };
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => {
+    const m = await import('./commands/run.js');
+    return { help: m.help, main: m.run };
+  },
+  local: async () => {
+    const m = await import('./commands/local.js');
+    return { help: m.help, main: m.local };
+  },
+  worker: async () => {
+    const m = await import('./commands/worker.js');
+    return { help: m.help, main: m.worker };
+  },
+  start: async () => {
+    const m = await import('./commands/start.js');
+    return { help: m.help, main: m.start };
+  },
+  status: async () => {
+    const m = await import('./commands/status.js');
+    return { help: m.help, main: m.status };
+  },
+  cancel: async () => {
+    const m = await import('./commands/cancel.js');
+    return { help: m.help, main: m.cancel };
+  },
+  server: async () => {
+    const m = await import('./commands/server.js');
+    return { help: m.help, main: m.server };
+  },
+};
 
 const HELP = `rpg: recurrent diffusion parameter generation (RPG)
 
 Usage:
-  rpg local <config.json> [--store <dir>]
-      Runs the whole pipeline of an experiment config in this process, stage by stage:
-      harvest -> tokenize -> train generator -> generate -> evaluate. Finished stages found in the
-      store are reused, and generator training continues from its last resume checkpoint, so running
-      the same command again after a crash picks up where it stopped. Prints the report path.
-      --store <dir>   artifact store (default .rpg/store)
+  rpg run <config.json>        the pipeline on Temporal, with a local dev server and worker unless
+                               TEMPORAL_ADDRESS is set; live progress, the Web UI link, the report path
+  rpg local <config.json>      the pipeline in this process, without Temporal
+  rpg worker [--queues ...]    a worker for a Temporal server or cluster
+  rpg start <config.json>      start (or attach to) a pipeline, print its workflow id and Web UI link
+  rpg status <workflowId>      a pipeline's progress
+  rpg cancel <workflowId>      stop a pipeline (training keeps its last checkpoint)
+  rpg server                   the local Temporal dev server alone, with its Web UI
 
-  rpg --help
+  rpg <command> --help         more on one command
 
+Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY (mTLS),
+TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY (see the README).
 Configs: see examples/mnist-mlp.json and examples/mnist-cnn.json.
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { store: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
-  const [command, ...rest] = positionals;
-  if (values.help || !command) {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(HELP);
-    return values.help ? 0 : 1;
+    return name ? 0 : 1;
   }
-  if (command !== 'local') throw new UsageError(`unknown command "${command}"; run rpg --help`);
-  if (rest.length !== 1)
-    throw new UsageError('rpg local takes exactly one config file, e.g. rpg local examples/mnist-mlp.json');
-  // Paths are the user's: through `pnpm rpg` this process runs in the package directory, INIT_CWD is where they are.
-  const cwd = process.env.INIT_CWD ?? process.cwd();
-  const config = await loadPipelineConfig(resolve(cwd, rest[0]!));
-  await loadBackend();
-  const controller = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write(
-      '\nstopping after the current step (the next run resumes from the last checkpoint)\n',
-    );
-    controller.abort(new Error('interrupted'));
-  });
-  const result = await runPipelineLocal(config, {
-    storeDir: resolve(cwd, values.store ?? '.rpg/store'),
-    progress: terminalProgress(),
-    onStage: (stage, event, seconds) => {
-      if (event === 'end') process.stderr.write(`${stage} done in ${seconds!.toFixed(1)} s\n`);
-    },
-    signal: controller.signal,
-  });
-  process.stdout.write(`${summarizeReport(result.report)}\n`);
-  process.stdout.write(`report: ${result.reportDir}/report.html\n`);
-  return 0;
+  const load = COMMANDS[name];
+  if (!load) throw new UsageError(`unknown command "${name}"; run rpg --help`);
+  const command = await load();
+  return command.main(rest);
 }
-
-class UsageError extends Error {}
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
@@ -74,8 +79,7 @@ main(process.argv.slice(2)).then(
     }
     const known =
       e instanceof UsageError ||
-      e instanceof ConfigError ||
-      (e.name === 'TypeError' && /parseArgs|option/i.test(e.message));
+      ['ConfigError', 'SettingsError', 'TemporalUnreachableError'].includes(e.name);
     process.stderr.write(`rpg: ${known ? e.message : (e.stack ?? e.message)}\n`);
     process.exit(1);
   },

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectCheckpointsStage, harvestRunStage } from '@rpg/checkpoint-harvest';
 import { type ArtifactRef, ArtifactStore, type ProgressSink, silentProgress } from '@rpg/core';
-import { generateStage, trainStage } from '@rpg/diffusion-decoder';
+import { collectGeneratedStage, generateModelStage, trainStage } from '@rpg/diffusion-decoder';
 import { evaluateStage, type Report } from '@rpg/evaluator';
 import { tokenizeStage } from '@rpg/tokenizer';
 import type { PipelineConfig } from './pipeline-config.js';
@@ -26,7 +26,7 @@ export interface LocalRunResult {
 
 /**
  * Runs a whole pipeline in this process, stage by stage, through the same stage functions the Temporal workflow
- * uses: harvest (per run) → collect → tokenize → train → generate → evaluate.
+ * uses: harvest (per run) → collect → tokenize → train → generate (per model) → evaluate.
  */
 export async function runPipelineLocal(
   config: PipelineConfig,
@@ -60,9 +60,14 @@ export async function runPipelineLocal(
     tokenizeStage(ctx, { checkpoints, tokenizer: config.tokenizer }),
   );
   const generator = await timed('train', () => trainStage(ctx, { tokens, config: config.train }));
-  const generated = await timed('generate', () =>
-    generateStage(ctx, { generator, tokens, config: config.generate, network: config.harvest.network }),
-  );
+  const generated = await timed('generate', async () => {
+    const models: ArtifactRef[] = [];
+    for (let model = 0; model < config.generate.count; model++) {
+      const input = { generator, tokens, config: config.generate, network: config.harvest.network, model };
+      models.push(await generateModelStage(ctx, input));
+    }
+    return collectGeneratedStage(ctx, models);
+  });
   const report = await timed('evaluate', () =>
     evaluateStage(ctx, {
       originals: checkpoints,

@@ -37,12 +37,6 @@ describe('the whole pipeline in-process on a tiny config', () => {
     expect(html).toContain('<svg');
   });
 
-  it('gives identical generated accuracies for the same config and seed', async () => {
-    const second = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root, 'b') });
-    expect(second.report.generated.all).toEqual(first.report.generated.all);
-    expect(second.report.originals.all).toEqual(first.report.originals.all);
-  });
-
   it('reuses finished stages from the store instead of recomputing them', async () => {
     const again = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root, 'a') });
     expect(again.refs).toEqual(first.refs);

@@ -1,7 +1,9 @@
 import type { PipelineConfigInput } from '../src/pipeline-config.js';
 
 /** A pipeline small enough for a test: a linear MNIST classifier (7,850 parameters, 31 tokens of 256). */
-export function tinyConfig(overrides: { steps?: number } = {}): PipelineConfigInput {
+export function tinyConfig(
+  overrides: { steps?: number; checkpointEvery?: number } = {},
+): PipelineConfigInput {
   return {
     name: 'tiny',
     dataset: { kind: 'mnist', seed: 0, testSize: 1000 },
@@ -24,7 +26,7 @@ export function tinyConfig(overrides: { steps?: number } = {}): PipelineConfigIn
       diffusionBatch: 64,
       seed: 0,
       emaDecay: 0.99,
-      checkpointEvery: 100,
+      checkpointEvery: overrides.checkpointEvery ?? 100,
     },
     generate: { count: 4, seed: 0, sampler: 'ddim', steps: 30, eta: 0.05 },
     evaluate: { sigmas: [0.05], seed: 0 },

@@ -1,11 +1,17 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CheckpointsMeta, checkpointFileName, writeCheckpointsMeta } from '@rpg/checkpoint-harvest';
+import {
+  type CheckpointsMeta,
+  checkpointFileName,
+  readCheckpointsMeta,
+  writeCheckpointsMeta,
+} from '@rpg/checkpoint-harvest';
 import {
   type ArtifactRef,
   ArtifactStore,
   ArtifactRef as artifactRefSchema,
   type ProgressSink,
+  Rng,
   silentProgress,
 } from '@rpg/core';
 import { prototypeConfigSchema } from '@rpg/recurrent-prototype';
@@ -210,6 +216,64 @@ export async function generateStage(
         disposeGenerator(gen);
       }
       await writeCheckpointsMeta(dir, meta);
+    },
+  );
+}
+
+/**
+ * The seed model `model` of a fanned-out generation samples with: derived from the config's seed, so every model
+ * is reproducible on its own, whichever worker makes it and in whatever order.
+ */
+export function modelSeed(seed: number, model: number): number {
+  return new Rng(seed).fork(`model ${model}`).nextUint32();
+}
+
+/**
+ * Model `model` of a generate config alone (sampled with {@link modelSeed}) → a `generated` artifact holding just
+ * it: the unit the pipeline fans generation out over. {@link collectGeneratedStage} joins them.
+ */
+export async function generateModelStage(
+  ctx: StageContext,
+  // Whatever generateStage takes, plus which model.
+  input: Parameters<typeof generateStage>[1] & { model: number },
+): Promise<ArtifactRef> {
+  const { model, config, ...rest } = input;
+  const parsed = generateStageConfigSchema.parse(config);
+  if (!Number.isInteger(model) || model < 0 || model >= parsed.count) {
+    throw new Error(`model ${model} is not one of the config's ${parsed.count} (0 .. ${parsed.count - 1})`);
+  }
+  return generateStage(ctx, {
+    ...rest,
+    config: { ...parsed, count: 1, seed: modelSeed(parsed.seed, model) },
+  });
+}
+
+/**
+ * Joins one-model `generated` artifacts into one collection, model i being the i-th input (files renamed to
+ * match), in the layout {@link generateStage} writes.
+ */
+export async function collectGeneratedStage(ctx: StageContext, models: ArtifactRef[]): Promise<ArtifactRef> {
+  if (models.length === 0) throw new Error('collectGeneratedStage: no models to collect');
+  const { store } = ctx;
+  return store.put(
+    { kind: 'generated', stage: 'collect-generated', config: { models: models.length }, inputs: models },
+    async (dir) => {
+      let merged: CheckpointsMeta | undefined;
+      for (const [m, ref] of models.entries()) {
+        const { dir: src } = await store.get(ref);
+        const meta = await readCheckpointsMeta(src);
+        const entry = meta.checkpoints[0];
+        if (meta.checkpoints.length !== 1 || !entry) {
+          throw new Error(`input ${m} (${ref.uri}) holds ${meta.checkpoints.length} models, expected 1`);
+        }
+        merged ??= { ...meta, runs: [], checkpoints: [] };
+        const file = checkpointFileName(m, 0).replace(/^run/, 'gen');
+        await copyFile(join(src, entry.file), join(dir, file));
+        merged.checkpoints.push({ ...entry, file, run: m });
+        merged.runs.push(meta.runs[0] ?? {});
+        ctx.progress?.({ stage: 'collect', step: m + 1, total: models.length });
+      }
+      await writeCheckpointsMeta(dir, merged!);
     },
   );
 }

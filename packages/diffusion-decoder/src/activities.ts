@@ -1,0 +1,101 @@
+/**
+ * Generator training and generation as Temporal activities. Training heartbeats every step and, after each resume
+ * checkpoint is durably stored, its ref; a retried attempt continues from the ref in the last recorded heartbeat.
+ * A cancelled training stops before its next step and keeps its last checkpoint.
+ */
+import { ArtifactRef, type ArtifactStore, type ProgressSink } from '@rpg/core';
+import { parseActivityInput, runStageActivity } from '@rpg/core/activities';
+import { z } from 'zod';
+import {
+  collectGeneratedStage,
+  generateModelStage,
+  generateStageConfigSchema,
+  trainStage,
+  trainStageConfigSchema,
+} from './stage.js';
+
+export const trainGeneratorInputSchema = z.object({
+  tokens: ArtifactRef,
+  config: trainStageConfigSchema,
+  /** A signal of the calling workflow to send after each durable checkpoint (see `runStageActivity`). */
+  checkpointSignal: z.string().min(1).optional(),
+});
+export const generateModelInputSchema = z.object({
+  generator: ArtifactRef,
+  tokens: ArtifactRef,
+  config: generateStageConfigSchema,
+  network: z.unknown().optional(),
+  model: z.number().int().nonnegative(),
+});
+export const collectGeneratedInputSchema = z.object({ models: z.array(ArtifactRef).min(1) });
+
+export interface TrainGeneratorResult {
+  generator: ArtifactRef;
+  /** The step this attempt continued from (a resume checkpoint), or null if it started at 0 or found the result. */
+  resumedFrom: number | null;
+  /** Temporal's attempt number of the attempt that finished. */
+  attempt: number;
+}
+
+export interface ActivityOptions {
+  store: ArtifactStore;
+  /** Also receives every progress event (e.g. the worker's terminal). */
+  echo?: ProgressSink;
+}
+
+export function createDiffusionDecoderActivities({ store, echo }: ActivityOptions) {
+  return {
+    /** A `tokens` artifact → a `generator` artifact, resumable from the last heartbeat's `resumeRef`. */
+    async trainGenerator(input: z.input<typeof trainGeneratorInputSchema>): Promise<TrainGeneratorResult> {
+      const parsed = parseActivityInput('trainGenerator', trainGeneratorInputSchema, input);
+      return runStageActivity(
+        'trainGenerator',
+        'train',
+        async ({ progress, signal, previous, attempt, checkpoint }) => {
+          // Without a usable ref from Temporal, the stage falls back to its own record of the latest checkpoint.
+          const fromHeartbeat =
+            previous?.resumeRef && (await store.has(previous.resumeRef)) ? previous.resumeRef : undefined;
+          let resumedFrom: number | null = null;
+          const { tokens, config } = parsed;
+          const generator = await trainStage(
+            { store, progress, signal },
+            { tokens, config },
+            {
+              ...(fromHeartbeat ? { resume: fromHeartbeat } : {}),
+              onResume: (step) => {
+                resumedFrom = step;
+              },
+              onCheckpoint: (ref, step, loss) => checkpoint(ref, step, loss),
+            },
+          );
+          return { generator, resumedFrom, attempt };
+        },
+        { echo, checkpointSignal: parsed.checkpointSignal },
+      );
+    },
+
+    /** One model of a generate config → a one-model `generated` artifact. */
+    async generateModel(input: z.input<typeof generateModelInputSchema>): Promise<ArtifactRef> {
+      const parsed = parseActivityInput('generateModel', generateModelInputSchema, input);
+      return runStageActivity(
+        'generateModel',
+        'generate',
+        ({ progress, signal }) => generateModelStage({ store, progress, signal }, parsed),
+        { echo },
+      );
+    },
+
+    /** One-model `generated` artifacts → one collection. */
+    async collectGenerated(input: z.input<typeof collectGeneratedInputSchema>): Promise<ArtifactRef> {
+      const { models } = parseActivityInput('collectGenerated', collectGeneratedInputSchema, input);
+      return runStageActivity(
+        'collectGenerated',
+        'collect',
+        ({ progress }) => collectGeneratedStage({ store, progress }, models),
+        { echo },
+      );
+    },
+  };
+}
+
+export type DiffusionDecoderActivities = ReturnType<typeof createDiffusionDecoderActivities>;

@@ -1,0 +1,148 @@
+/**
+ * Client side of the pipeline: connect from the environment, start or attach to a run (one workflow per config),
+ * read its progress (the workflow's query plus the live heartbeats of its running activities), cancel it.
+ */
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { TemporalSettings } from './temporal-settings.js';
+import {
+  CPU_QUEUE,
+  type PipelineInput,
+  type PipelineProgress,
+  type PipelineResult,
+  progressQuery,
+  WORKFLOW_TYPE,
+} from './workflows/definitions.js';
+
+export class TemporalUnreachableError extends Error {
+  override readonly name = 'TemporalUnreachableError';
+}
+
+export async function connectClient(settings: TemporalSettings): Promise<Client> {
+  const connection = await Connection.connect({
+    address: settings.address,
+    ...(settings.tls ? { tls: settings.tls } : {}),
+    ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
+  }).catch((err: Error) => {
+    throw new TemporalUnreachableError(
+      `cannot reach Temporal at ${settings.address} (${err.message}): start one with \`rpg server\` or set ` +
+        'TEMPORAL_ADDRESS (and the TLS variables for a cluster; see the README)',
+    );
+  });
+  return new Client({ connection, namespace: settings.namespace });
+}
+
+export type PipelineHandle = WorkflowHandle<(input: PipelineInput) => Promise<PipelineResult>>;
+
+export interface StartedPipeline {
+  handle: PipelineHandle;
+  workflowId: string;
+  /** The run the handle follows. */
+  runId: string;
+  /** What the id named before this call: nothing (a new run), a running run (attached) or a finished one. */
+  found: 'new' | 'running' | 'completed' | 'restarted';
+}
+
+/**
+ * Starts the pipeline for a config under `workflowId`, or attaches: a running workflow with that id is used as it
+ * is (conflict policy USE_EXISTING) and a completed one is returned, not re-run (reuse policy
+ * ALLOW_DUPLICATE_FAILED_ONLY); a failed, cancelled or terminated one is started again, and its finished stages
+ * come from the artifact store.
+ */
+export async function startPipeline(
+  client: Client,
+  workflowId: string,
+  input: PipelineInput,
+): Promise<StartedPipeline> {
+  const before = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((d) => d.status.name)
+    .catch(() => undefined);
+  try {
+    const handle = await client.workflow.start<(input: PipelineInput) => Promise<PipelineResult>>(
+      WORKFLOW_TYPE,
+      {
+        taskQueue: CPU_QUEUE,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      },
+    );
+    const found = before === undefined ? 'new' : before === 'RUNNING' ? 'running' : 'restarted';
+    return { handle, workflowId, runId: handle.firstExecutionRunId, found };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const handle: PipelineHandle = client.workflow.getHandle(workflowId);
+    return { handle, workflowId, runId: (await handle.describe()).runId, found: 'completed' };
+  }
+}
+
+/** The heartbeat details of one running (or retrying) activity. */
+export interface ActivityStatus {
+  activity: string;
+  attempt: number;
+  state: string;
+  details: Record<string, unknown> | undefined;
+  /** When the current attempt started (ms since epoch). */
+  startedAt?: number;
+  lastFailure?: string;
+}
+
+export interface PipelineStatus {
+  workflowId: string;
+  runId: string;
+  status: string;
+  progress: PipelineProgress | undefined;
+  /** Why the progress query went unanswered. */
+  queryError?: string;
+  activities: ActivityStatus[];
+}
+
+const STATES = ['unspecified', 'scheduled', 'started', 'cancel requested', 'paused', 'pause requested'];
+
+/**
+ * Reads the pending activities' heartbeats and the progress query. A query needs a worker on `rpg-cpu` to answer
+ * it: without one it gives up after `queryTimeoutMs` and `progress` is undefined (`queryError` says why).
+ */
+export async function pipelineStatus(
+  handle: WorkflowHandle,
+  queryTimeoutMs = 10_000,
+): Promise<PipelineStatus> {
+  const description = await handle.describe();
+  let queryError: string | undefined;
+  const progress = await handle.client
+    .withDeadline(Date.now() + queryTimeoutMs, () => handle.query(progressQuery))
+    .catch((err: Error) => {
+      queryError = err.message;
+      return undefined;
+    });
+  const activities = (description.raw.pendingActivities ?? []).map((a): ActivityStatus => {
+    const payload = a.heartbeatDetails?.payloads?.[0];
+    const details = payload
+      ? defaultPayloadConverter.fromPayload<Record<string, unknown>>(payload)
+      : undefined;
+    return {
+      activity: a.activityType?.name ?? '?',
+      attempt: a.attempt ?? 1,
+      state: STATES[a.state ?? 0] ?? String(a.state),
+      details,
+      ...(a.lastStartedTime?.seconds ? { startedAt: Number(a.lastStartedTime.seconds) * 1000 } : {}),
+      ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
+    };
+  });
+  return {
+    workflowId: description.workflowId,
+    runId: description.runId,
+    status: description.status.name,
+    progress,
+    ...(queryError ? { queryError } : {}),
+    activities,
+  };
+}

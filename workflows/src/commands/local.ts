@@ -1,0 +1,51 @@
+import { parseArgs } from 'node:util';
+import { loadBackend, terminalProgress } from '@rpg/core';
+import { loadPipelineConfig } from '../pipeline-config.js';
+import { runPipelineLocal } from '../run-local.js';
+import { summarizeReport } from '../summary.js';
+import { HELP_OPTION, parseCommand, UsageError, userPath } from './common.js';
+
+export const help = `rpg local <config.json> [--store <dir>]
+    Runs the whole pipeline of an experiment config in this process, stage by stage, without Temporal:
+    harvest -> tokenize -> train generator -> generate -> evaluate. Finished stages found in the store are
+    reused, and generator training continues from its last resume checkpoint, so running the same command
+    again after a crash picks up where it stopped. Prints the report path.
+    --store <dir>   artifact store (default .rpg/store)
+`;
+
+export async function local(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand('local', () =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { store: { type: 'string' }, ...HELP_OPTION },
+    }),
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (positionals.length !== 1)
+    throw new UsageError('rpg local takes exactly one config file, e.g. rpg local examples/mnist-mlp.json');
+  const config = await loadPipelineConfig(userPath(positionals[0]!));
+  await loadBackend();
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write(
+      '\nstopping after the current step (the next run resumes from the last checkpoint)\n',
+    );
+    controller.abort(new Error('interrupted'));
+  });
+  const result = await runPipelineLocal(config, {
+    storeDir: userPath(values.store ?? '.rpg/store'),
+    progress: terminalProgress(),
+    onStage: (stage, event, seconds) => {
+      if (event === 'end') process.stderr.write(`${stage} done in ${seconds!.toFixed(1)} s\n`);
+    },
+    signal: controller.signal,
+  });
+  process.stdout.write(`${summarizeReport(result.report)}\n`);
+  process.stdout.write(`report: ${result.reportDir}/report.html\n`);
+  return 0;
+}

@@ -1,0 +1,194 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Report } from '@rpg/evaluator';
+import { type DevServer, startDevServer } from '@rpg/infra';
+import { Connection, WorkflowFailedError } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { connectClient, type PipelineHandle, pipelineStatus, startPipeline } from '../client.js';
+import { loadPipelineConfig } from '../pipeline-config.js';
+import { renderStatus } from '../progress-view.js';
+import { summarizeReport } from '../summary.js';
+import { temporalSettings, workflowUrl } from '../temporal-settings.js';
+import { connectWorker, createPipelineWorkers, runWorkers } from '../worker.js';
+import { pipelineWorkflowId } from '../workflow-id.js';
+import {
+  HELP_OPTION,
+  installTemporalRuntime,
+  interrupted,
+  parseCommand,
+  UsageError,
+  userPath,
+} from './common.js';
+import { describeStart, failureMessage } from './start.js';
+
+export const help = `rpg run <config.json> [--store <dir>] [--db <file>] [--no-worker]
+    Runs an experiment durably on Temporal and shows its progress until the report is written. With no
+    TEMPORAL_ADDRESS it starts the local Temporal dev server (history in .rpg/temporal.db, Web UI on :8233;
+    a server already answering on 127.0.0.1:7233, e.g. from rpg server, is used instead), and it runs a worker
+    for both task queues in this process. Starting the same config again attaches to its run; a finished run
+    is shown, not repeated. Ctrl-C stops the worker; running the same command again resumes (finished stages
+    come from the store, training from its last checkpoint).
+    --store <dir>   artifact store of the in-process worker (default .rpg/store)
+    --db <file>     SQLite file of the dev server (default .rpg/temporal.db)
+    --no-worker     start/attach and watch only; workers run elsewhere (rpg worker)
+`;
+
+/** True when a Temporal frontend answers health checks at `address`. */
+async function serverAnswers(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 1000 });
+    try {
+      return (await connection.healthService.check({})).status === 1;
+    } finally {
+      await connection.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Redraws the status on a terminal every second; elsewhere (CI logs) prints it every 15 s. */
+function watch(handle: PipelineHandle, stream: NodeJS.WriteStream = process.stderr) {
+  let drawn = 0;
+  let lastPrint = 0;
+  const draw = async (force = false) => {
+    const status = await pipelineStatus(handle).catch(() => undefined);
+    if (!status) return;
+    const lines = renderStatus(status);
+    if (stream.isTTY) {
+      stream.write(`${drawn ? `\x1b[${drawn}A\x1b[J` : ''}${lines.join('\n')}\n`);
+      drawn = lines.length;
+    } else if (force || Date.now() - lastPrint >= 15_000) {
+      stream.write(`${lines.join('\n')}\n`);
+      lastPrint = Date.now();
+    }
+  };
+  let inFlight: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    inFlight ??= draw().finally(() => {
+      inFlight = undefined;
+    });
+  }, 1000);
+  return {
+    /** Stops redrawing; resolves once no call to the server is left (the connection may then close). */
+    async stop(finalDraw: boolean) {
+      clearInterval(timer);
+      await inFlight;
+      if (finalDraw) await draw(true);
+    },
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand('run', () =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        store: { type: 'string' },
+        db: { type: 'string' },
+        'no-worker': { type: 'boolean' },
+        ...HELP_OPTION,
+      },
+    }),
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (positionals.length !== 1)
+    throw new UsageError('rpg run takes one config file, e.g. rpg run examples/mnist-mlp.json');
+  // A bad field fails here, before anything starts or is written.
+  const config = await loadPipelineConfig(userPath(positionals[0]!));
+  const settings = temporalSettings();
+  const stop = interrupted();
+  installTemporalRuntime();
+
+  let dev: DevServer | undefined;
+  let ui = settings.ui;
+  if (settings.local) {
+    if (await serverAnswers(settings.address)) {
+      process.stderr.write(`using the Temporal server already running at ${settings.address}\n`);
+    } else {
+      // In its own process group: Ctrl-C reaches only this process, which stops the worker while the server
+      // still answers (so Temporal hears that the running stage stopped), and the server last.
+      dev = await startDevServer({
+        dbFile: userPath(values.db ?? '.rpg/temporal.db'),
+        port: 7233,
+        uiPort: 8233,
+        ownProcessGroup: true,
+      });
+      ui = dev.uiUrl;
+      process.stderr.write(`Temporal dev server on ${dev.address}, history in ${dev.dbFile}\n`);
+    }
+  }
+  const client = await connectClient(settings);
+  const connection = await connectWorker(settings);
+  const stopWorkers = new AbortController();
+  // Ends the long poll for the result before the connection closes (a call left retrying would throw then).
+  const stopWaiting = new AbortController();
+  let workersDone: Promise<void> = Promise.resolve();
+  try {
+    let workers: Worker[] = [];
+    if (!values['no-worker']) {
+      workers = await createPipelineWorkers({
+        connection,
+        namespace: settings.namespace,
+        storeDir: userPath(values.store ?? '.rpg/store'),
+      });
+      workersDone = runWorkers(workers, stopWorkers.signal);
+    }
+    const started = await startPipeline(client, pipelineWorkflowId(config), { config });
+    process.stdout.write(describeStart(started, settings, ui));
+    const view = watch(started.handle);
+    const outcome = await Promise.race([
+      client
+        .withAbortSignal(stopWaiting.signal, () => started.handle.result())
+        .then(
+          (result) => ({ kind: 'done' as const, result }),
+          (error: unknown) => ({ kind: 'failed' as const, error }),
+        ),
+      stop.promise.then(() => ({ kind: 'interrupted' as const })),
+      // Workers that stop on their own (a crash in the worker itself) end the command with their error.
+      workersDone.then(() => new Promise<never>(() => {})),
+    ]);
+    await view.stop(outcome.kind !== 'interrupted');
+    if (outcome.kind === 'interrupted') {
+      process.stderr.write(
+        `\nstopping the worker; the workflow stays in Temporal. Run the same command again to resume ` +
+          `(finished stages are kept, training continues from its last checkpoint).\n`,
+      );
+      return 130;
+    }
+    if (outcome.kind === 'failed') {
+      const cancelled =
+        outcome.error instanceof WorkflowFailedError && outcome.error.cause?.name === 'CancelledFailure';
+      process.stderr.write(
+        cancelled
+          ? `workflow ${started.workflowId} was cancelled; run the same command again to resume it\n`
+          : `workflow ${started.workflowId} failed: ${failureMessage(outcome.error)}\n`,
+      );
+      return 1;
+    }
+    const { result } = outcome;
+    const reportJson = join(result.reportDir, 'report.json');
+    const report = await readFile(reportJson, 'utf8').then(
+      (t) => JSON.parse(t) as Report,
+      () => undefined,
+    );
+    if (report) process.stdout.write(`${summarizeReport(report)}\n`);
+    process.stdout.write(`report: ${join(result.reportDir, 'report.html')}\n`);
+    if (ui) process.stdout.write(`Web UI: ${workflowUrl(ui, settings.namespace, started.workflowId)}\n`);
+    return 0;
+  } finally {
+    stop.dispose();
+    stopWaiting.abort();
+    stopWorkers.abort();
+    await workersDone.catch(() => undefined);
+    await connection.close();
+    await client.connection.close();
+    await dev?.stop();
+  }
+}

@@ -1,0 +1,52 @@
+import { parseArgs } from 'node:util';
+import { startDevServer } from '@rpg/infra';
+import { HELP_OPTION, interrupted, parseCommand, UsageError, userPath } from './common.js';
+
+export const help = `rpg server [--db <file>] [--port 7233] [--ui-port 8233]
+    Starts the local Temporal dev server alone (for the Web UI, or for workers and clients in other terminals),
+    with its history in a SQLite file so runs survive a restart. Ctrl-C stops it.
+    --db <file>       SQLite file (default .rpg/temporal.db)
+    --port <n>        gRPC port (default 7233)
+    --ui-port <n>     Web UI port (default 8233)
+`;
+
+function port(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`--${name} must be a port number, got "${value}"`);
+  return n;
+}
+
+export async function server(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand('server', () =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        db: { type: 'string' },
+        port: { type: 'string' },
+        'ui-port': { type: 'string' },
+        ...HELP_OPTION,
+      },
+    }),
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`rpg server takes no arguments, got "${positionals[0]}"`);
+  const stop = interrupted();
+  const dev = await startDevServer({
+    dbFile: userPath(values.db ?? '.rpg/temporal.db'),
+    port: port('port', values.port ?? '7233'),
+    uiPort: port('ui-port', values['ui-port'] ?? '8233'),
+  });
+  process.stdout.write(
+    `Temporal dev server on ${dev.address} (history in ${dev.dbFile})\nWeb UI: ${dev.uiUrl}\nCtrl-C stops it.\n`,
+  );
+  await stop.promise;
+  await dev.stop();
+  process.stdout.write('Temporal dev server stopped.\n');
+  return 0;
+}

@@ -1,0 +1,2 @@
+// The workflows a worker registers (this file is the worker's `workflowsPath`).
+export { rpgPipeline } from './pipeline.js';
