@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 export const sharedConfig = defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
+    testTimeout: 180_000,
     hookTimeout: 120_000,
     fileParallelism: false,
   },
