@@ -6,9 +6,11 @@ import { createHarvestActivities } from '@rpg/checkpoint-harvest/activities';
 import type { ArtifactStore, ProgressSink } from '@rpg/core';
 import { createDiffusionDecoderActivities } from '@rpg/diffusion-decoder/activities';
 import { createEvaluatorActivities } from '@rpg/evaluator/activities';
+import { splitTasks, type TaskSplit } from '@rpg/task-embedding';
 import { createTokenizerActivities } from '@rpg/tokenizer/activities';
 import { ApplicationFailure } from '@temporalio/activity';
 import { ConfigError, type PipelineConfig, parsePipelineConfig } from './pipeline-config.js';
+import { datasetClasses, parseUnseenConfig, type UnseenConfig } from './unseen-config.js';
 
 /** Failure type of a config that does not validate. */
 export const INVALID_CONFIG = 'InvalidConfig';
@@ -17,6 +19,28 @@ export const INVALID_CONFIG = 'InvalidConfig';
 export async function validatePipelineConfig(raw: unknown): Promise<PipelineConfig> {
   try {
     return parsePipelineConfig(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, INVALID_CONFIG);
+    throw err;
+  }
+}
+
+/**
+ * Validates an unseen-task config and draws its seen/unseen split (seeded, so every attempt draws the same);
+ * writes nothing.
+ */
+export async function validateUnseenConfig(
+  raw: unknown,
+): Promise<{ config: UnseenConfig; split: TaskSplit }> {
+  try {
+    const config = parseUnseenConfig(raw);
+    const split = splitTasks({
+      numClasses: datasetClasses(config),
+      unseen: config.tasks.unseen,
+      seen: config.tasks.seen,
+      seed: config.tasks.seed,
+    });
+    return { config, split };
   } catch (err) {
     if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, INVALID_CONFIG);
     throw err;
@@ -32,6 +56,7 @@ export interface PipelineActivityOptions {
 export function createPipelineActivities(options: PipelineActivityOptions) {
   return {
     validatePipelineConfig,
+    validateUnseenConfig,
     ...createHarvestActivities(options),
     ...createTokenizerActivities(options),
     ...createDiffusionDecoderActivities(options),
@@ -45,4 +70,5 @@ export type PipelineActivities = ReturnType<typeof createPipelineActivities>;
 export const GPU_ACTIVITIES = [
   'trainGenerator',
   'generateModel',
+  'generate',
 ] as const satisfies readonly (keyof PipelineActivities)[];

@@ -13,9 +13,10 @@ import type { TemporalSettings } from './temporal-settings.js';
 import {
   CPU_QUEUE,
   type PipelineInput,
-  type PipelineProgress,
   type PipelineResult,
+  type ProgressView,
   progressQuery,
+  type UnseenPipelineResult,
   WORKFLOW_TYPE,
 } from './workflows/definitions.js';
 
@@ -37,10 +38,16 @@ export async function connectClient(settings: TemporalSettings): Promise<Client>
   return new Client({ connection, namespace: settings.namespace });
 }
 
-export type PipelineHandle = WorkflowHandle<(input: PipelineInput) => Promise<PipelineResult>>;
+/** The result of either workflow (they share `name` and `reportDir`). */
+export type WorkflowResult = PipelineResult | UnseenPipelineResult;
 
-export interface StartedPipeline {
-  handle: PipelineHandle;
+/** A handle on a workflow that takes a {@link PipelineInput}. */
+export type PipelineHandle<R extends WorkflowResult = PipelineResult> = WorkflowHandle<
+  (input: PipelineInput) => Promise<R>
+>;
+
+export interface StartedPipeline<R extends WorkflowResult = PipelineResult> {
+  handle: PipelineHandle<R>;
   workflowId: string;
   /** The run the handle follows. */
   runId: string;
@@ -54,32 +61,30 @@ export interface StartedPipeline {
  * ALLOW_DUPLICATE_FAILED_ONLY); a failed, cancelled or terminated one is started again, and its finished stages
  * come from the artifact store.
  */
-export async function startPipeline(
+export async function startPipeline<R extends WorkflowResult = PipelineResult>(
   client: Client,
   workflowId: string,
   input: PipelineInput,
-): Promise<StartedPipeline> {
+  workflowType: string = WORKFLOW_TYPE,
+): Promise<StartedPipeline<R>> {
   const before = await client.workflow
     .getHandle(workflowId)
     .describe()
     .then((d) => d.status.name)
     .catch(() => undefined);
   try {
-    const handle = await client.workflow.start<(input: PipelineInput) => Promise<PipelineResult>>(
-      WORKFLOW_TYPE,
-      {
-        taskQueue: CPU_QUEUE,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      },
-    );
+    const handle = await client.workflow.start<(input: PipelineInput) => Promise<R>>(workflowType, {
+      taskQueue: CPU_QUEUE,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    });
     const found = before === undefined ? 'new' : before === 'RUNNING' ? 'running' : 'restarted';
     return { handle, workflowId, runId: handle.firstExecutionRunId, found };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const handle: PipelineHandle = client.workflow.getHandle(workflowId);
+    const handle: PipelineHandle<R> = client.workflow.getHandle(workflowId);
     return { handle, workflowId, runId: (await handle.describe()).runId, found: 'completed' };
   }
 }
@@ -99,7 +104,7 @@ export interface PipelineStatus {
   workflowId: string;
   runId: string;
   status: string;
-  progress: PipelineProgress | undefined;
+  progress: ProgressView | undefined;
   /** Why the progress query went unanswered. */
   queryError?: string;
   activities: ActivityStatus[];

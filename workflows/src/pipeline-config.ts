@@ -48,19 +48,22 @@ export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineCo
   return parsed.data;
 }
 
-/** Reads and validates a JSON config file. */
-export async function loadPipelineConfig(path: string): Promise<PipelineConfig> {
+/** Reads a JSON config file; the error says whether it could not be read or is not JSON. */
+export async function readJsonConfig(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`);
   }
-  let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`${path} is not JSON: ${(err as Error).message}`);
   }
-  return parsePipelineConfig(raw, path);
+}
+
+/** Reads and validates a JSON config file. */
+export async function loadPipelineConfig(path: string): Promise<PipelineConfig> {
+  return parsePipelineConfig(await readJsonConfig(path), path);
 }

@@ -1,22 +1,9 @@
 /**
- * A pipeline's progress for people: one line per stage from the workflow's query, and a progress bar for every
+ * A workflow's progress for people: one line per stage from the workflow's query, and a progress bar for every
  * running activity from its latest heartbeat (the same details the Temporal UI shows).
  */
 import { formatProgressLine } from '@rpg/core';
 import type { ActivityStatus, PipelineStatus } from './client.js';
-import { STAGES, type StageName } from './workflows/definitions.js';
-
-/** The pipeline stage each activity belongs to. */
-const STAGE_OF: Record<string, StageName> = {
-  validatePipelineConfig: 'validate',
-  harvestRun: 'harvest',
-  collectCheckpoints: 'collect',
-  tokenize: 'tokenize',
-  trainGenerator: 'train',
-  generateModel: 'generate',
-  collectGenerated: 'generate',
-  evaluate: 'evaluate',
-};
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -57,21 +44,18 @@ export function renderStatus(status: PipelineStatus, now = Date.now()): string[]
     for (const a of status.activities) lines.push(activityLine(a, now));
     return lines;
   }
-  const byStage = new Map<string, ActivityStatus[]>();
-  for (const a of status.activities) {
-    const stage = STAGE_OF[a.activity] ?? a.activity;
-    byStage.set(stage, [...(byStage.get(stage) ?? []), a]);
-  }
-  for (const name of STAGES) {
-    const s = p.stages[name];
+  // Stages run one after another, so every pending activity belongs to the running stage.
+  const running = p.stages[p.stage] ? p.stage : undefined;
+  for (const [name, s] of Object.entries(p.stages)) {
     const parts = [`  ${name.padEnd(10)}`, s.status.padEnd(8)];
-    if (s.total > 1)
+    if (s.total > 1 && s.status !== 'skipped')
       parts.push(`${s.done}/${s.total}${name === 'train' && s.status !== 'done' ? ' (durable)' : ''}`);
     if (s.seconds !== undefined) parts.push(`${s.seconds.toFixed(1)} s`);
     if (name === 'train' && p.loss !== undefined) parts.push(`loss ${p.loss.toPrecision(4)}`);
     lines.push(parts.join('  '));
-    for (const a of byStage.get(name) ?? []) lines.push(activityLine(a, now));
+    if (name === running) for (const a of status.activities) lines.push(activityLine(a, now));
   }
+  if (!running) for (const a of status.activities) lines.push(activityLine(a, now));
   if (p.resumeRef) lines.push(`  last training checkpoint: ${p.resumeRef.uri}`);
   return lines;
 }

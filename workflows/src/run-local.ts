@@ -24,6 +24,21 @@ export interface LocalRunResult {
   report: Report;
 }
 
+/** Times stages (a stage run twice adds up) and reports their start and end to `onStage`. */
+export function stageTimer(onStage?: LocalRunOptions['onStage']) {
+  const stageSeconds: Record<string, number> = {};
+  const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
+    onStage?.(stage, 'start');
+    const started = performance.now();
+    const out = await fn();
+    const seconds = (performance.now() - started) / 1000;
+    stageSeconds[stage] = (stageSeconds[stage] ?? 0) + seconds;
+    onStage?.(stage, 'end', seconds);
+    return out;
+  };
+  return { stageSeconds, timed };
+}
+
 /**
  * Runs a whole pipeline in this process, stage by stage, through the same stage functions the Temporal workflow
  * uses: harvest (per run) → collect → tokenize → train → generate (per model) → evaluate.
@@ -35,16 +50,7 @@ export async function runPipelineLocal(
   const store = new ArtifactStore(options.storeDir ?? '.rpg/store');
   const progress = options.progress ?? silentProgress;
   const ctx = { store, progress, ...(options.signal ? { signal: options.signal } : {}) };
-  const stageSeconds: Record<string, number> = {};
-  const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
-    options.onStage?.(stage, 'start');
-    const started = performance.now();
-    const out = await fn();
-    const seconds = (performance.now() - started) / 1000;
-    stageSeconds[stage] = (stageSeconds[stage] ?? 0) + seconds;
-    options.onStage?.(stage, 'end', seconds);
-    return out;
-  };
+  const { stageSeconds, timed } = stageTimer(options.onStage);
 
   const runs: ArtifactRef[] = [];
   for (let run = 0; run < config.runs; run++) {

@@ -1,5 +1,9 @@
 import { sha256Hex, stableStringify } from '@rpg/core';
 import { pipelineConfigSchema } from './pipeline-config.js';
+import type { UnseenConfig } from './unseen-config.js';
+
+const idOf = (name: string, basis: unknown) =>
+  `rpg-${name}-${sha256Hex(stableStringify(basis)).slice(0, 16)}`;
 
 /**
  * `rpg-<name>-<16 hex digits>`, a hash of the config with its defaults filled in: the same experiment always maps
@@ -8,7 +12,10 @@ import { pipelineConfigSchema } from './pipeline-config.js';
  */
 export function pipelineWorkflowId(config: unknown): string {
   const parsed = pipelineConfigSchema.safeParse(config);
-  const basis = parsed.success ? parsed.data : config;
-  const name = parsed.success ? parsed.data.name : 'invalid';
-  return `rpg-${name}-${sha256Hex(stableStringify(basis)).slice(0, 16)}`;
+  return parsed.success ? idOf(parsed.data.name, parsed.data) : idOf('invalid', config);
+}
+
+/** The same for a validated unseen-task config (its hash can never equal a pipeline config's). */
+export function unseenWorkflowId(config: UnseenConfig): string {
+  return idOf(config.name, { unseen: config });
 }

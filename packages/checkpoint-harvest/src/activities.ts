@@ -6,8 +6,14 @@ import { ArtifactRef, type ArtifactStore, type ProgressSink } from '@rpg/core';
 import { parseActivityInput, runStageActivity } from '@rpg/core/activities';
 import { z } from 'zod';
 import { collectCheckpointsStage, harvestRunInputSchema, harvestRunStage } from './stage.js';
+import { harvestTaskRunInputSchema, harvestTaskRunStage } from './task-stage.js';
 
 export const collectCheckpointsInputSchema = z.object({ runs: z.array(ArtifactRef).min(1) });
+export const harvestTaskRunActivityInputSchema = z.object({
+  input: harvestTaskRunInputSchema,
+  /** A base network to fine-tune from (see `harvestTaskRunStage`). */
+  base: ArtifactRef.optional(),
+});
 
 export interface ActivityOptions {
   store: ArtifactStore;
@@ -24,6 +30,21 @@ export function createHarvestActivities({ store, echo }: ActivityOptions) {
         'harvestRun',
         'harvest',
         ({ progress }) => harvestRunStage({ store, progress }, parsed),
+        { echo },
+      );
+    },
+
+    /** One harvest run on one binary task → a `checkpoints` artifact whose entries record the task. */
+    async harvestTaskRun(input: z.input<typeof harvestTaskRunActivityInputSchema>): Promise<ArtifactRef> {
+      const { input: run, base } = parseActivityInput(
+        'harvestTaskRun',
+        harvestTaskRunActivityInputSchema,
+        input,
+      );
+      return runStageActivity(
+        'harvestTaskRun',
+        'harvest',
+        ({ progress }) => harvestTaskRunStage({ store, progress }, { ...run, ...(base ? { base } : {}) }),
         { echo },
       );
     },

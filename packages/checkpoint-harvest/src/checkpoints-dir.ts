@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSafetensorsFile, type StateDict, writeSafetensorsFile } from '@rpg/core';
+import { taskDescriptorSchema } from '@rpg/task-embedding';
 import { z } from 'zod';
 import { networkSpecSchema } from './networks.js';
 
@@ -23,6 +24,8 @@ export const checkpointEntrySchema = z
     step: z.number().int().nonnegative().nullable(),
     /** Test accuracy in percent, if measured. */
     testAccuracy: z.number().min(0).max(100).nullable(),
+    /** The task it was trained (or generated) for, in a collection over several tasks. */
+    task: taskDescriptorSchema.optional(),
   })
   .strict();
 export type CheckpointEntry = z.infer<typeof checkpointEntrySchema>;

@@ -39,6 +39,12 @@ const mnistOptions = z
       .min(1)
       .max(MNIST_TOTAL - 1)
       .default(2000),
+    /** Average-pool the images by this factor (2: 14×14, 4: 7×7); 1 or absent keeps 28×28. */
+    pool: z
+      .union([z.literal(1), z.literal(2), z.literal(4), z.literal(7)], {
+        error: 'pool must be 1, 2, 4 or 7 (a divisor of 28)',
+      })
+      .optional(),
   })
   .strict();
 
@@ -92,17 +98,43 @@ function mnistRaw(): { x: Float32Array; y: Int32Array } {
  * rest the training split, both kept in permutation order (so neither is sorted by class). Same seed and test
  * size → the same split on every machine. The name records it: `mnist-10k-seed<seed>-test<testSize>`.
  */
-export function loadMnist(opts: { seed?: number; testSize?: number } = {}): Dataset {
-  const { seed, testSize } = mnistOptions.parse(opts);
-  const raw = mnistRaw();
+export function loadMnist(opts: { seed?: number; testSize?: number; pool?: number } = {}): Dataset {
+  const { seed, testSize, pool = 1 } = mnistOptions.parse(opts);
+  const raw = pool === 1 ? mnistRaw() : pooledMnist(pool);
+  const side = MNIST_SIDE / pool;
   const order = new Rng(seed).shuffle(Array.from({ length: MNIST_TOTAL }, (_, i) => i));
   return {
-    name: `mnist-10k-seed${seed}-test${testSize}`,
-    inputShape: [MNIST_SIDE, MNIST_SIDE, 1],
+    name: `mnist-10k-seed${seed}-test${testSize}${pool === 1 ? '' : `-pool${pool}`}`,
+    inputShape: [side, side, 1],
     numClasses: 10,
-    test: gatherSplit(raw.x, raw.y, MNIST_PIXELS, order.slice(0, testSize)),
-    train: gatherSplit(raw.x, raw.y, MNIST_PIXELS, order.slice(testSize)),
+    test: gatherSplit(raw.x, raw.y, side * side, order.slice(0, testSize)),
+    train: gatherSplit(raw.x, raw.y, side * side, order.slice(testSize)),
   };
+}
+
+/**
+ * The digits average-pooled over `pool`×`pool` blocks (smaller inputs give smaller networks: a 14×14 MLP has a
+ * quarter of the first layer's weights). Same order and labels as {@link mnistRaw}.
+ */
+function pooledMnist(pool: number): { x: Float32Array; y: Int32Array } {
+  const raw = mnistRaw();
+  const side = MNIST_SIDE / pool;
+  const x = new Float32Array(MNIST_TOTAL * side * side);
+  const scale = 1 / (pool * pool);
+  for (let n = 0; n < MNIST_TOTAL; n++) {
+    const src = n * MNIST_PIXELS;
+    const dst = n * side * side;
+    for (let i = 0; i < side; i++) {
+      for (let j = 0; j < side; j++) {
+        let sum = 0;
+        for (let a = 0; a < pool; a++) {
+          for (let b = 0; b < pool; b++) sum += raw.x[src + (i * pool + a) * MNIST_SIDE + j * pool + b]!;
+        }
+        x[dst + i * side + j] = sum * scale;
+      }
+    }
+  }
+  return { x, y: raw.y };
 }
 
 function gatherSplit(x: Float32Array, y: Int32Array, dim: number, indices: number[]): Split {

@@ -6,4 +6,6 @@ export * from './import.js';
 export * from './networks.js';
 export * from './out-dir.js';
 export * from './stage.js';
+export * from './task-data.js';
+export * from './task-stage.js';
 export * from './train.js';

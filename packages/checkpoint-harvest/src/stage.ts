@@ -22,6 +22,8 @@ export const datasetSpecSchema = z
     /** Seed of the fixed train/test split. */
     seed: z.number().int().nonnegative().default(0),
     testSize: z.number().int().positive().default(2000),
+    /** Average-pool the images by this factor (2: 14×14); absent keeps 28×28. */
+    pool: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(7)]).optional(),
   })
   .strict();
 export type DatasetSpec = z.output<typeof datasetSpecSchema>;
@@ -29,7 +31,7 @@ export type DatasetSpecInput = z.input<typeof datasetSpecSchema>;
 
 export function loadDataset(spec: DatasetSpecInput): Dataset {
   const s = datasetSpecSchema.parse(spec);
-  return loadMnist({ seed: s.seed, testSize: s.testSize });
+  return loadMnist({ seed: s.seed, testSize: s.testSize, ...(s.pool ? { pool: s.pool } : {}) });
 }
 
 export interface StageContext {

@@ -43,6 +43,11 @@ export const harvestConfigSchema = z
     checkpoints: z.number().int().positive().default(50),
     /** Batch size for test-set evaluation (does not change the numbers beyond float round-off). */
     evalBatchSize: z.number().int().positive().default(1000),
+    /**
+     * Tensors that keep their initial values (e.g. a backbone taken over from a base network, so only the head
+     * learns). No default, so configs without it keep their exact form and artifact keys.
+     */
+    frozen: z.array(z.string().min(1)).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -61,6 +66,11 @@ export type HarvestConfig = z.output<typeof harvestConfigSchema>;
 export interface HarvestOptions extends HarvestConfigInput {
   dataset: Dataset;
   progress?: ProgressSink;
+  /**
+   * Start from these tensors instead of the seeded initialisation (fine-tuning); tensors it lacks keep their
+   * seeded values. Each must have the network's shape for that name.
+   */
+  init?: StateDict;
 }
 
 export interface HarvestCheckpoint {
@@ -161,6 +171,20 @@ function checkDataset(spec: NetworkSpec, dataset: Dataset): void {
   }
 }
 
+/** Overwrites `init`'s tensors with the same-named ones of `from` (shapes must match). */
+function takeInitialValues(init: StateDict, from: StateDict, what: string): void {
+  for (const [name, e] of from) {
+    const own = init.get(name);
+    if (!own) throw new HarvestError(`init: ${what} has no tensor "${name}"`);
+    if (own.shape.join(',') !== e.shape.join(',') || own.dtype !== e.dtype) {
+      throw new HarvestError(
+        `init: "${name}" is ${e.dtype} [${e.shape}] but ${what} needs ${own.dtype} [${own.shape}]`,
+      );
+    }
+    init.set(name, { dtype: e.dtype, shape: [...e.shape], data: e.data.slice() } as typeof e);
+  }
+}
+
 interface OptimizerHandle {
   optimizer: tf.Optimizer;
   setLr(lr: number): void;
@@ -191,7 +215,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * deterministic). The last partial batch of an epoch is kept (PyTorch `drop_last=False`).
  */
 export async function harvestRun(options: HarvestOptions): Promise<HarvestResult> {
-  const { dataset, progress = silentProgress, ...rest } = options;
+  const { dataset, progress = silentProgress, init: initFrom, ...rest } = options;
   const parsed = harvestConfigSchema.safeParse(rest);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -221,6 +245,15 @@ export async function harvestRun(options: HarvestOptions): Promise<HarvestResult
   const shuffleRng = rng.fork('shuffle');
   const layout = parameterLayout(spec);
   const trainable = new Set(trainableNames(spec));
+  if (initFrom) takeInitialValues(init, initFrom, describeSpec(spec));
+  for (const name of config.frozen ?? []) {
+    if (!trainable.delete(name)) {
+      throw new HarvestError(
+        `frozen: "${name}" is not a trainable tensor of ${describeSpec(spec)} (${[...trainableNames(spec)].join(', ')})`,
+      );
+    }
+  }
+  if (trainable.size === 0) throw new HarvestError('frozen: every tensor is frozen; nothing would train');
   const dim = inputSize(spec);
   const classes = numClassesOf(spec);
 

@@ -5,10 +5,12 @@
  */
 import { ArtifactRef, type ArtifactStore, type ProgressSink } from '@rpg/core';
 import { parseActivityInput, runStageActivity } from '@rpg/core/activities';
+import { taskDescriptorSchema } from '@rpg/task-embedding';
 import { z } from 'zod';
 import {
   collectGeneratedStage,
   generateModelStage,
+  generateStage,
   generateStageConfigSchema,
   trainStage,
   trainStageConfigSchema,
@@ -26,6 +28,14 @@ export const generateModelInputSchema = z.object({
   config: generateStageConfigSchema,
   network: z.unknown().optional(),
   model: z.number().int().nonnegative(),
+});
+export const generateInputSchema = z.object({
+  generator: ArtifactRef,
+  tokens: ArtifactRef,
+  config: generateStageConfigSchema,
+  network: z.unknown().optional(),
+  /** The task to generate for, required by a task-conditioned generator (it may be one it never saw). */
+  task: taskDescriptorSchema.optional(),
 });
 export const collectGeneratedInputSchema = z.object({ models: z.array(ArtifactRef).min(1) });
 
@@ -81,6 +91,17 @@ export function createDiffusionDecoderActivities({ store, echo }: ActivityOption
         'generateModel',
         'generate',
         ({ progress, signal }) => generateModelStage({ store, progress, signal }, parsed),
+        { echo },
+      );
+    },
+
+    /** All models of a generate config (for one task, when the generator is task-conditioned) → a `generated` artifact. */
+    async generate(input: z.input<typeof generateInputSchema>): Promise<ArtifactRef> {
+      const parsed = parseActivityInput('generate', generateInputSchema, input);
+      return runStageActivity(
+        'generate',
+        'generate',
+        ({ progress, signal }) => generateStage({ store, progress, signal }, parsed),
         { echo },
       );
     },

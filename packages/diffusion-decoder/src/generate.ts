@@ -24,6 +24,11 @@ export interface GenerateOptions extends z.input<typeof generateSettingsSchema> 
   write: (modelIndex: number, chunkStart: number, tokens: Float32Array) => Promise<void> | void;
   /** Permutation state of each model; default: drawn at random (uniformly) per model from the seed. */
   states?: number[];
+  /**
+   * The task vector every model is generated for; required by a task-conditioned generator (the task may be one
+   * it never saw: it needs only the vector), refused by an unconditional one.
+   */
+  task?: ArrayLike<number>;
   progress?: ProgressSink;
   signal?: AbortSignal;
 }
@@ -51,6 +56,19 @@ export async function generate(
   if (options.states && options.states.length !== settings.count) {
     throw new Error(`states has ${options.states.length} entries for count = ${settings.count}`);
   }
+  const taskDim = gen.prototype.taskInputDim;
+  if (taskDim === null && options.task) {
+    throw new Error('this generator is not task-conditioned: leave the task out');
+  }
+  if (taskDim !== null) {
+    if (!options.task)
+      throw new Error('this generator is task-conditioned: give the task vector to generate for');
+    if (options.task.length !== taskDim) {
+      throw new Error(`the task vector has ${options.task.length} values, the generator takes ${taskDim}`);
+    }
+    if (!Array.from(options.task).every(Number.isFinite)) throw new Error('the task vector must be finite');
+  }
+  const taskVector = options.task ? Float32Array.from(options.task) : undefined;
   const chunks = Math.ceil(L / settings.chunkSize);
   const root = new Rng(settings.seed);
   const states: number[] = [];
@@ -61,7 +79,10 @@ export async function generate(
       throw new Error(`permutation state ${state} for model ${m} is outside [0, ${numStates})`);
     }
     states.push(state);
-    const protos = tf.tidy(() => tf.reshape(gen.prototype.forward([state]), [L, d]) as tf.Tensor2D);
+    const protos = tf.tidy(() => {
+      const task = taskVector ? tf.tensor2d(taskVector, [1, taskVector.length]) : undefined;
+      return tf.reshape(gen.prototype.forward([state], undefined, task), [L, d]) as tf.Tensor2D;
+    });
     try {
       for (let c = 0; c < chunks; c++) {
         signal?.throwIfAborted();

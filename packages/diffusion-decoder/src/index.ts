@@ -7,5 +7,6 @@ export * from './parameterisation.js';
 export * from './samplers.js';
 export * from './schedule.js';
 export * from './stage.js';
+export * from './task-conditioning.js';
 export * from './train-generator.js';
 export * from './unet.js';

@@ -15,6 +15,7 @@ import {
   silentProgress,
 } from '@rpg/core';
 import { prototypeConfigSchema } from '@rpg/recurrent-prototype';
+import { parseTaskDescriptor, type TaskDescriptor, taskVector } from '@rpg/task-embedding';
 import {
   loadTokenizerState,
   readTokens,
@@ -27,6 +28,7 @@ import { z } from 'zod';
 import { checkpointSink } from './checkpoint-sink.js';
 import { generate, generateSettingsSchema } from './generate.js';
 import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from './io.js';
+import { checkpointsOfTokens, seedStates, tasksOf } from './task-conditioning.js';
 import { disposeGenerator, type TrainState, trainGenerator } from './train-generator.js';
 import { decoderConfigSchema } from './unet.js';
 
@@ -62,8 +64,11 @@ export const trainStageConfigSchema = z
     weightDecay: z.number().min(0).default(0),
     /** Decay of the weight EMA the generator ends with (0: the last weights). */
     emaDecay: z.number().min(0).lt(1).default(0.995),
-    /** One permutation state per training run (default) or per checkpoint. */
-    states: z.enum(['run', 'checkpoint']).default('run'),
+    /**
+     * One permutation state per training run (default), per checkpoint, or per harvest seed (runs that started from
+     * the same initial weights, e.g. run r of every task, share one).
+     */
+    states: z.enum(['run', 'checkpoint', 'seed']).default('run'),
     /** Save a resume checkpoint into the store every this many steps (0: never). */
     checkpointEvery: z.number().int().min(0).default(250),
   })
@@ -122,7 +127,15 @@ export async function trainStage(
     const { runs } = tokensMetaSchema.parse(
       JSON.parse(await readFile(join(tokDir, TOKENS_META_FILE), 'utf8')),
     );
-    const stateOf = config.states === 'run' ? runs : runs.map((_, i) => i);
+    // A task-conditioned model, or states per seed, need facts the tokens do not carry: read their checkpoints.
+    const taskDim = config.prototype.task?.inputDim;
+    const source =
+      taskDim !== undefined || config.states === 'seed'
+        ? await checkpointsOfTokens(store, input.tokens)
+        : undefined;
+    const stateOf =
+      config.states === 'seed' ? seedStates(source!) : config.states === 'run' ? runs : runs.map((_, i) => i);
+    const tasks = taskDim !== undefined ? tasksOf(source!, taskDim) : undefined;
 
     let resume: TrainState | undefined;
     const resumeRef = hooks.resume ?? (await readResumePointer(store, key));
@@ -135,6 +148,7 @@ export async function trainStage(
       numCheckpoints: tokens.count,
       positions: tokenPositions(state),
       stateOf,
+      ...(tasks ? { tasks } : {}),
       prototype: config.prototype,
       decoder: { ...config.decoder, tokenSize: state.config.tokenSize },
       steps: config.steps,
@@ -176,16 +190,29 @@ export type GenerateStageConfigInput = z.input<typeof generateStageConfigSchema>
 /**
  * The generate stage: a `generator` + the `tokens` artifact it was trained on → a `generated` artifact, a
  * checkpoints directory with one detokenized safetensors per model (run = model index). Models are decoded and
- * written one at a time, chunk by chunk.
+ * written one at a time, chunk by chunk. A task-conditioned generator needs `task`, the task to generate for (it
+ * may be one the generator never saw); it is recorded with every model.
  */
 export async function generateStage(
   ctx: StageContext,
-  input: { generator: ArtifactRef; tokens: ArtifactRef; config: GenerateStageConfigInput; network?: unknown },
+  input: {
+    generator: ArtifactRef;
+    tokens: ArtifactRef;
+    config: GenerateStageConfigInput;
+    network?: unknown;
+    task?: TaskDescriptor;
+  },
 ): Promise<ArtifactRef> {
   const config = generateStageConfigSchema.parse(input.config);
   const { store } = ctx;
+  const task = input.task === undefined ? undefined : parseTaskDescriptor(input.task, 'task');
   return store.put(
-    { kind: 'generated', stage: 'generate', config, inputs: [input.generator, input.tokens] },
+    {
+      kind: 'generated',
+      stage: 'generate',
+      config: task ? { ...config, task } : config,
+      inputs: [input.generator, input.tokens],
+    },
     async (dir) => {
       const state = await loadTokenizerState((await store.get(input.tokens)).dir);
       const gen = await loadGenerator((await store.get(input.generator)).dir);
@@ -201,11 +228,20 @@ export async function generateStage(
         state,
         dir,
         (m) => checkpointFileName(m, 0).replace(/^run/, 'gen'),
-        (m, file) => meta.checkpoints.push({ file, run: m, index: 0, step: null, testAccuracy: null }),
+        (m, file) =>
+          meta.checkpoints.push({
+            file,
+            run: m,
+            index: 0,
+            step: null,
+            testAccuracy: null,
+            ...(task ? { task } : {}),
+          }),
       );
       try {
         const { states } = await generate(gen, {
           ...config,
+          ...(task ? { task: taskVector(task) } : {}),
           progress: ctx.progress ?? silentProgress,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           write: sink.write,

@@ -64,6 +64,12 @@ export interface TrainGeneratorOptions {
   stateOf: number[];
   /** Defaults to max(stateOf) + 1. */
   numStates?: number;
+  /**
+   * Task conditioning (requires `prototype.task`): `vectors` holds each distinct task's vector
+   * (`prototype.task.inputDim` values), `of[i]` the task of checkpoint i. The prototypes then depend on the
+   * permutation state and the task.
+   */
+  tasks?: TrainTasks;
   prototype: PrototypeConfig;
   /** `d` defaults to the prototype's d and must equal it. */
   decoder: Omit<DecoderConfigInput, 'd'> & { d?: number };
@@ -82,6 +88,12 @@ export interface TrainGeneratorOptions {
   progress?: ProgressSink;
   /** Aborting stops training between steps with the signal's reason. */
   signal?: AbortSignal;
+}
+
+/** The tasks of the training checkpoints (see {@link TrainGeneratorOptions.tasks}). */
+export interface TrainTasks {
+  vectors: readonly ArrayLike<number>[];
+  of: readonly number[];
 }
 
 /** Cosine decay from `lr` to 0 over `total` steps, without warm-up; `step` counts from 0. */
@@ -155,6 +167,41 @@ function validate(opts: TrainGeneratorOptions): { config: GeneratorConfig; L: nu
   };
 }
 
+/** The task vectors, row-major `[tasks, inputDim]`, after checking them against the prototype's task config. */
+function validateTasks(opts: TrainGeneratorOptions): Float32Array | undefined {
+  const inputDim = opts.prototype.task?.inputDim;
+  const { tasks } = opts;
+  if (inputDim === undefined) {
+    if (tasks) throw new Error('tasks were given but prototype.task is not set: add a task-embedding config');
+    return undefined;
+  }
+  if (!tasks) {
+    throw new Error('prototype.task is set: pass tasks (each checkpoint’s task vector) to train on');
+  }
+  if (tasks.of.length !== opts.numCheckpoints) {
+    throw new Error(
+      `tasks.of has ${tasks.of.length} entries, expected one per checkpoint (${opts.numCheckpoints})`,
+    );
+  }
+  if (tasks.vectors.length === 0) throw new Error('tasks.vectors is empty');
+  tasks.of.forEach((t, i) => {
+    if (!Number.isInteger(t) || t < 0 || t >= tasks.vectors.length) {
+      throw new Error(`tasks.of[${i}] = ${t} is not a task index in [0, ${tasks.vectors.length})`);
+    }
+  });
+  const table = new Float32Array(tasks.vectors.length * inputDim);
+  tasks.vectors.forEach((v, i) => {
+    if (v.length !== inputDim) {
+      throw new Error(`tasks.vectors[${i}] has ${v.length} values, prototype.task.inputDim is ${inputDim}`);
+    }
+    for (let j = 0; j < inputDim; j++) {
+      if (!Number.isFinite(v[j]!)) throw new Error(`tasks.vectors[${i}][${j}] is ${v[j]}: must be finite`);
+      table[i * inputDim + j] = v[j]!;
+    }
+  });
+  return table;
+}
+
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
@@ -175,6 +222,9 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<Train
     checkpointEvery: opts.checkpointEvery,
   });
   const { config, L, k } = validate(opts);
+  const taskTable = validateTasks(opts);
+  const taskDim = opts.prototype.task?.inputDim ?? 0;
+  const numTasks = opts.tasks?.vectors.length ?? 1;
   const progress = opts.progress ?? silentProgress;
   const schedule = linearSchedule(config.schedule.T, config.schedule.beta1, config.schedule.betaT);
   const root = new Rng(settings.seed);
@@ -218,9 +268,20 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<Train
         B <= numCheckpoints
           ? rng.sample(numCheckpoints, B)
           : Array.from({ length: B }, () => rng.int(numCheckpoints));
-      // The prototypes depend only on the permutation state: run the recurrent model once per distinct state.
-      const states = [...new Set(ckpts.map((c) => stateOf[c]!))];
-      const slotOf = ckpts.map((c) => states.indexOf(stateOf[c]!));
+      // The prototypes depend only on the permutation state (and the task, when conditioned): run the recurrent
+      // model once per distinct (state, task).
+      const taskOf = opts.tasks?.of;
+      const groupOf = (c: number) => (taskOf ? stateOf[c]! * numTasks + taskOf[c]! : stateOf[c]!);
+      const groups = [...new Set(ckpts.map(groupOf))];
+      const slotOf = ckpts.map((c) => groups.indexOf(groupOf(c)));
+      const states = taskOf ? groups.map((g) => Math.floor(g / numTasks)) : groups;
+      const taskRows = taskTable ? new Float32Array(groups.length * taskDim) : undefined;
+      if (taskRows) {
+        groups.forEach((g, i) => {
+          const t = g % numTasks;
+          taskRows.set(taskTable!.subarray(t * taskDim, (t + 1) * taskDim), i * taskDim);
+        });
+      }
       const pairs = D <= B * L ? rng.sample(B * L, D) : Array.from({ length: D }, () => rng.int(B * L));
       for (let p = 0; p < D; p++) {
         const pair = pairs[p]!;
@@ -243,9 +304,10 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<Train
         const maskT = tf.tensor2d(mask, [D, k]);
         const noise = tf.tensor2d(noiseValues, [D, k]);
         const rows = tf.tensor1d(pairRows, 'int32');
+        const taskT = taskRows ? tf.tensor2d(taskRows, [groups.length, taskDim]) : undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const protos = prototype.forward(states); // [distinct states, L, d]
-          const flat = tf.reshape(protos, [states.length * L, config.prototype.d]);
+          const protos = prototype.forward(states, undefined, taskT); // [distinct (state, task), L, d]
+          const flat = tf.reshape(protos, [groups.length * L, config.prototype.d]);
           const proto = tf.gather(flat, rows) as tf.Tensor2D;
           return diffusionLoss(decoder, {
             x0: x0T,

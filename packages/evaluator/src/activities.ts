@@ -1,14 +1,34 @@
 /** The evaluate stage as a Temporal activity (the same stage function as `rpg local`). */
 import { ArtifactRef, type ArtifactStore, type ProgressSink } from '@rpg/core';
 import { parseActivityInput, runStageActivity } from '@rpg/core/activities';
+import { taskDescriptorSchema } from '@rpg/task-embedding';
 import { z } from 'zod';
 import { evaluateStage, evaluateStageConfigSchema } from './stage.js';
+import { evaluateTasksStage, evaluateTasksStageConfigSchema } from './task-stage.js';
 
 export const evaluateInputSchema = z.object({
   originals: ArtifactRef,
   generated: ArtifactRef,
   generator: ArtifactRef.optional(),
   config: evaluateStageConfigSchema,
+  stageSeconds: z.record(z.string(), z.number().min(0)).optional(),
+  pipelineConfig: z.unknown().optional(),
+});
+
+export const evaluateTasksInputSchema = z.object({
+  groups: z
+    .array(
+      z.object({
+        task: taskDescriptorSchema,
+        split: z.enum(['seen', 'unseen']),
+        originals: ArtifactRef,
+        generated: ArtifactRef,
+        ablation: ArtifactRef.optional(),
+        scratch: ArtifactRef.optional(),
+      }),
+    )
+    .min(1),
+  config: evaluateTasksStageConfigSchema,
   stageSeconds: z.record(z.string(), z.number().min(0)).optional(),
   pipelineConfig: z.unknown().optional(),
 });
@@ -35,6 +55,20 @@ export function createEvaluatorActivities({ store, echo }: ActivityOptions) {
         'evaluate',
         async ({ progress }) => {
           const report = await evaluateStage({ store, progress }, parsed);
+          return { report, reportDir: store.resolve(report) };
+        },
+        { echo },
+      );
+    },
+
+    /** Per-task originals, generated (and ablation) models → a `task-report` artifact. */
+    async evaluateTasks(input: z.input<typeof evaluateTasksInputSchema>): Promise<EvaluateResult> {
+      const parsed = parseActivityInput('evaluateTasks', evaluateTasksInputSchema, input);
+      return runStageActivity(
+        'evaluateTasks',
+        'evaluate',
+        async ({ progress }) => {
+          const report = await evaluateTasksStage({ store, progress }, parsed);
           return { report, reportDir: store.resolve(report) };
         },
         { echo },

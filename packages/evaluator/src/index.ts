@@ -11,3 +11,7 @@ export * from './report-build.js';
 export * from './report-html.js';
 export * from './report-schema.js';
 export * from './stage.js';
+export * from './task-evaluate.js';
+export * from './task-report-html.js';
+export * from './task-report-schema.js';
+export * from './task-stage.js';

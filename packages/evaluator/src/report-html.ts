@@ -297,7 +297,8 @@ function perModelTable(report: Report): string {
   return `<table class="models"><thead><tr><th>generated #</th><th>accuracy</th><th>max IoU to an original</th><th>that original</th><th>L2 to nearest original</th><th>that original</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-function stageTable(stageSeconds: Record<string, number>): string {
+/** Seconds per pipeline stage, with each stage's share of the total. */
+export function stageTable(stageSeconds: Record<string, number>): string {
   const entries = Object.entries(stageSeconds);
   const total = entries.reduce((sum, [, v]) => sum + v, 0);
   const rows = entries.map(
@@ -308,7 +309,8 @@ function stageTable(stageSeconds: Record<string, number>): string {
   return `<table class="iou"><tbody>${rows.join('')}</tbody></table>`;
 }
 
-const CSS = `
+/** The report pages' style sheet (shared by the per-task report). */
+export const REPORT_CSS = `
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",Arial,sans-serif;margin:24px auto;max-width:1000px;color:#1b1f23;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde1e6;padding-bottom:4px}
 .meta,.note{color:#586069;font-size:12.5px}
@@ -371,7 +373,7 @@ export function renderReportHtml(input: Report): string {
   }
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(report.title ?? 'RPG evaluation report')} — ${esc(report.dataset.name)}</title><style>${CSS}</style></head>
+<title>${esc(report.title ?? 'RPG evaluation report')} — ${esc(report.dataset.name)}</title><style>${REPORT_CSS}</style></head>
 <body>
 ${sections.filter(Boolean).join('\n')}
 </body></html>

@@ -1,3 +1,4 @@
+import { type TaskEmbeddingConfigInput, taskEmbeddingConfigSchema } from '@rpg/task-embedding';
 import { z } from 'zod';
 
 /** The recurrent model's configuration (the agreed contract, plus the optional SSD `chunkSize`). */
@@ -18,6 +19,8 @@ export interface PrototypeConfig {
   heads?: number;
   /** Mamba2 SSD chunk length (default 64). */
   chunkSize?: number;
+  /** Task conditioning (unseen tasks): a task-embedding network whose output is added to the input. */
+  task?: TaskEmbeddingConfigInput;
 }
 
 const positiveInt = (what: string) =>
@@ -28,7 +31,8 @@ const positiveInt = (what: string) =>
 
 /**
  * Validates a {@link PrototypeConfig} and fills the defaults: model 'mamba2', layers 2, position '2d', dState 32,
- * expand 2, convWidth 4, headDim 64 (clamped to d_inner), heads 4, chunkSize 64.
+ * expand 2, convWidth 4, headDim 64 (clamped to d_inner), heads 4, chunkSize 64; `task` (conditioning) only
+ * when given.
  */
 export const prototypeConfigSchema = z
   .object({
@@ -42,6 +46,8 @@ export const prototypeConfigSchema = z
     headDim: positiveInt('headDim').default(64),
     heads: positiveInt('heads').default(4),
     chunkSize: positiveInt('chunkSize').default(64),
+    /** Absent: an unconditional model (no default, so configs without it keep their exact form and keys). */
+    task: taskEmbeddingConfigSchema.optional(),
   })
   .strict()
   .transform((c, ctx) => {

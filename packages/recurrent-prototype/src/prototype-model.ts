@@ -1,4 +1,5 @@
 import { type Rng, type TensorEntry, tf } from '@rpg/core';
+import { gateMask, TaskEmbedding } from '@rpg/task-embedding';
 import { type PrototypeConfig, type ResolvedPrototypeConfig, resolvePrototypeConfig } from './config.js';
 import { ParamStore } from './params.js';
 import { PositionEmbedding, StateEmbedding, type TokenPosition } from './position-embedding.js';
@@ -6,8 +7,9 @@ import { createSequenceModel, type SequenceModel } from './sequence-model.js';
 
 /**
  * The recurrent prototype generator: input per token position = position embedding + learnable constant +
- * permutation-state embedding (+ an optional condition vector), run through the sequence model
- * (Mamba2 by default) → one prototype `[d]` per token.
+ * permutation-state embedding (+ an optional condition vector) (+ the task embedding of a task-conditioned
+ * model, at every position or at the head's positions only), run through the sequence model (Mamba2 by default)
+ * → one prototype `[d]` per token.
  */
 export class PrototypeModel {
   readonly numTokens: number;
@@ -18,6 +20,7 @@ export class PrototypeModel {
   private readonly position: PositionEmbedding;
   private readonly state: StateEmbedding;
   private readonly sequence: SequenceModel;
+  private readonly task?: { net: TaskEmbedding; gate: tf.Tensor3D | null };
   private disposed = false;
 
   constructor(config: PrototypeConfig, positions: readonly TokenPosition[], numStates: number, rng: Rng) {
@@ -29,12 +32,32 @@ export class PrototypeModel {
         throw new Error(`positions[${i}] must have non-negative integer layerIndex and indexInLayer`);
       }
     });
+    // Checked before any variable exists, so a bad gating config leaks nothing.
+    const taskGate = this.config.task
+      ? gateMask(
+          this.config.task,
+          positions.map((p) => p.layerIndex),
+        )
+      : undefined;
     this.numTokens = positions.length;
     this.d = this.config.d;
     this.numStates = numStates;
     this.position = new PositionEmbedding(this.config.position, positions, this.d, this.store, rng);
     this.state = new StateEmbedding(numStates, this.d, this.store);
     this.sequence = createSequenceModel(this.config, this.store, rng);
+    // Built last, from its own stream: an unconditional model's variables and their values stay as they were.
+    if (this.config.task && taskGate) {
+      const mask = taskGate;
+      this.task = {
+        net: new TaskEmbedding(this.config.task, this.d, rng.fork('task'), this.store),
+        gate: this.config.task.gate === 'all' ? null : tf.keep(tf.tensor3d(mask, [1, mask.length, 1])),
+      };
+    }
+  }
+
+  /** Width of the task vectors this model is conditioned on; null for an unconditional model. */
+  get taskInputDim(): number | null {
+    return this.task?.net.inputDim ?? null;
   }
 
   trainableVariables(): tf.Variable[] {
@@ -46,9 +69,19 @@ export class PrototypeModel {
     return this.store.count();
   }
 
-  /** The sequence model's input `[B, L, d]` for these states (and condition). */
-  inputs(states: readonly number[], condition?: tf.Tensor2D): tf.Tensor3D {
+  /**
+   * The sequence model's input `[B, L, d]` for these states (and condition, and task vectors `[B, inputDim]`,
+   * which a task-conditioned model requires and an unconditional one refuses).
+   */
+  inputs(states: readonly number[], condition?: tf.Tensor2D, tasks?: tf.Tensor2D): tf.Tensor3D {
     this.checkAlive();
+    if (this.task && !tasks) {
+      throw new Error('this prototype model is task-conditioned: pass one task vector per state');
+    }
+    if (!this.task && tasks) throw new Error('this prototype model has no task embedding (config.task)');
+    if (tasks && tasks.shape[0] !== states.length) {
+      throw new Error(`tasks has ${tasks.shape[0]} rows for ${states.length} states`);
+    }
     return tf.tidy(() => {
       let perSequence = this.state.forward(states); // [B, d]
       if (condition) {
@@ -60,16 +93,19 @@ export class PrototypeModel {
         }
         perSequence = tf.add(perSequence, condition);
       }
-      return tf.add(this.position.forward().expandDims(0), perSequence.expandDims(1)) as tf.Tensor3D;
+      const x = tf.add(this.position.forward().expandDims(0), perSequence.expandDims(1)) as tf.Tensor3D;
+      if (!this.task || !tasks) return x;
+      const embedding = this.task.net.forward(tasks).expandDims(1); // [B, 1, d]
+      return tf.add(x, this.task.gate ? tf.mul(embedding, this.task.gate) : embedding) as tf.Tensor3D;
     });
   }
 
   /**
    * Prototypes `[B, L, d]` for permutation-state indices `states` (length B); `condition` `[B, d]` is added to
-   * every position's input when given.
+   * every position's input when given; `tasks` `[B, inputDim]` are the task vectors of a task-conditioned model.
    */
-  forward(states: number[], condition?: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => this.sequence.forward(this.inputs(states, condition)));
+  forward(states: number[], condition?: tf.Tensor2D, tasks?: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => this.sequence.forward(this.inputs(states, condition, tasks)));
   }
 
   /** A copy of all trainable values (F32), by name. */
@@ -88,6 +124,7 @@ export class PrototypeModel {
     if (this.disposed) return;
     this.disposed = true;
     this.position.dispose();
+    this.task?.gate?.dispose();
     this.store.dispose();
   }
 

@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
 import { loadBackend, terminalProgress } from '@rpg/core';
-import { loadPipelineConfig } from '../pipeline-config.js';
+import { loadExperiment } from '../experiment.js';
 import { runPipelineLocal } from '../run-local.js';
+import { runUnseenLocal } from '../run-unseen-local.js';
 import { summarizeReport } from '../summary.js';
+import { summarizeTaskReport } from '../unseen-figures.js';
 import { HELP_OPTION, parseCommand, UsageError, userPath } from './common.js';
 
 export const help = `rpg local <config.json> [--store <dir>]
@@ -10,6 +12,9 @@ export const help = `rpg local <config.json> [--store <dir>]
     harvest -> tokenize -> train generator -> generate -> evaluate. Finished stages found in the store are
     reused, and generator training continues from its last resume checkpoint, so running the same command
     again after a crash picks up where it stopped. Prints the report path.
+    An unseen-task config (one with a "tasks" section, e.g. examples/mnist-unseen.json) runs its own stages:
+    base network -> harvest per seen task -> collect -> tokenize -> train the task-conditioned generator (and
+    the ablation without the task embedding) -> generate per task -> evaluate per task.
     --store <dir>   artifact store (default .rpg/store)
 `;
 
@@ -28,7 +33,7 @@ export async function local(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1)
     throw new UsageError('rpg local takes exactly one config file, e.g. rpg local examples/mnist-mlp.json');
-  const config = await loadPipelineConfig(userPath(positionals[0]!));
+  const experiment = await loadExperiment(userPath(positionals[0]!));
   await loadBackend();
   const controller = new AbortController();
   process.once('SIGINT', () => {
@@ -37,14 +42,21 @@ export async function local(argv: string[]): Promise<number> {
     );
     controller.abort(new Error('interrupted'));
   });
-  const result = await runPipelineLocal(config, {
+  const options = {
     storeDir: userPath(values.store ?? '.rpg/store'),
     progress: terminalProgress(),
-    onStage: (stage, event, seconds) => {
+    onStage: (stage: string, event: 'start' | 'end', seconds?: number) => {
       if (event === 'end') process.stderr.write(`${stage} done in ${seconds!.toFixed(1)} s\n`);
     },
     signal: controller.signal,
-  });
+  };
+  if (experiment.kind === 'unseen') {
+    const result = await runUnseenLocal(experiment.config, options);
+    process.stdout.write(`${summarizeTaskReport(result.report)}\n`);
+    process.stdout.write(`report: ${result.reportDir}/report.html\n`);
+    return 0;
+  }
+  const result = await runPipelineLocal(experiment.config, options);
   process.stdout.write(`${summarizeReport(result.report)}\n`);
   process.stdout.write(`report: ${result.reportDir}/report.html\n`);
   return 0;

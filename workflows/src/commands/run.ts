@@ -1,17 +1,23 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Report } from '@rpg/evaluator';
+import type { Report, TaskReport } from '@rpg/evaluator';
 import { type DevServer, startDevServer } from '@rpg/infra';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import { connectClient, type PipelineHandle, pipelineStatus, startPipeline } from '../client.js';
-import { loadPipelineConfig } from '../pipeline-config.js';
+import {
+  connectClient,
+  type PipelineHandle,
+  pipelineStatus,
+  startPipeline,
+  type WorkflowResult,
+} from '../client.js';
+import { experimentWorkflowId, loadExperiment, workflowTypeOf } from '../experiment.js';
 import { renderStatus } from '../progress-view.js';
 import { summarizeReport } from '../summary.js';
 import { temporalSettings, workflowUrl } from '../temporal-settings.js';
+import { summarizeTaskReport } from '../unseen-figures.js';
 import { connectWorker, createPipelineWorkers, runWorkers } from '../worker.js';
-import { pipelineWorkflowId } from '../workflow-id.js';
 import {
   HELP_OPTION,
   installTemporalRuntime,
@@ -49,7 +55,7 @@ async function serverAnswers(address: string): Promise<boolean> {
 }
 
 /** Redraws the status on a terminal every second; elsewhere (CI logs) prints it every 15 s. */
-function watch(handle: PipelineHandle, stream: NodeJS.WriteStream = process.stderr) {
+function watch(handle: PipelineHandle<WorkflowResult>, stream: NodeJS.WriteStream = process.stderr) {
   let drawn = 0;
   let lastPrint = 0;
   const draw = async (force = false) => {
@@ -101,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1)
     throw new UsageError('rpg run takes one config file, e.g. rpg run examples/mnist-mlp.json');
   // A bad field fails here, before anything starts or is written.
-  const config = await loadPipelineConfig(userPath(positionals[0]!));
+  const experiment = await loadExperiment(userPath(positionals[0]!));
   const settings = temporalSettings();
   const stop = interrupted();
   installTemporalRuntime();
@@ -140,7 +146,12 @@ export async function run(argv: string[]): Promise<number> {
       });
       workersDone = runWorkers(workers, stopWorkers.signal);
     }
-    const started = await startPipeline(client, pipelineWorkflowId(config), { config });
+    const started = await startPipeline<WorkflowResult>(
+      client,
+      experimentWorkflowId(experiment),
+      { config: experiment.config },
+      workflowTypeOf(experiment),
+    );
     process.stdout.write(describeStart(started, settings, ui));
     const view = watch(started.handle);
     const outcome = await Promise.race([
@@ -175,10 +186,16 @@ export async function run(argv: string[]): Promise<number> {
     const { result } = outcome;
     const reportJson = join(result.reportDir, 'report.json');
     const report = await readFile(reportJson, 'utf8').then(
-      (t) => JSON.parse(t) as Report,
+      (t) => JSON.parse(t) as Report | TaskReport,
       () => undefined,
     );
-    if (report) process.stdout.write(`${summarizeReport(report)}\n`);
+    if (report) {
+      const summary =
+        'kind' in report && report.kind === 'task-report'
+          ? summarizeTaskReport(report)
+          : summarizeReport(report as Report);
+      process.stdout.write(`${summary}\n`);
+    }
     process.stdout.write(`report: ${join(result.reportDir, 'report.html')}\n`);
     if (ui) process.stdout.write(`Web UI: ${workflowUrl(ui, settings.namespace, started.workflowId)}\n`);
     return 0;

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { type Client, WorkflowFailedError } from '@temporalio/client';
-import { connectClient, type StartedPipeline, startPipeline } from '../client.js';
-import { loadPipelineConfig } from '../pipeline-config.js';
+import { connectClient, type StartedPipeline, startPipeline, type WorkflowResult } from '../client.js';
+import { experimentWorkflowId, loadExperiment, workflowTypeOf } from '../experiment.js';
 import { type TemporalSettings, temporalSettings, workflowUrl } from '../temporal-settings.js';
-import { pipelineWorkflowId } from '../workflow-id.js';
 import { HELP_OPTION, parseCommand, UsageError, userPath } from './common.js';
 
 export const help = `rpg start <config.json>
@@ -13,12 +12,21 @@ export const help = `rpg start <config.json>
 `;
 
 /** Validates the config file locally (a bad field fails here, naming it), then starts or attaches. */
-export async function startFromFile(client: Client, file: string): Promise<StartedPipeline> {
-  const config = await loadPipelineConfig(userPath(file));
-  return startPipeline(client, pipelineWorkflowId(config), { config });
+export async function startFromFile(client: Client, file: string): Promise<StartedPipeline<WorkflowResult>> {
+  const experiment = await loadExperiment(userPath(file));
+  return startPipeline<WorkflowResult>(
+    client,
+    experimentWorkflowId(experiment),
+    { config: experiment.config },
+    workflowTypeOf(experiment),
+  );
 }
 
-export function describeStart(started: StartedPipeline, settings: TemporalSettings, ui?: string): string {
+export function describeStart(
+  started: StartedPipeline<WorkflowResult>,
+  settings: TemporalSettings,
+  ui?: string,
+): string {
   const what = {
     new: 'started',
     running: 'attached to the running',

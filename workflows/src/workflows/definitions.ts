@@ -13,6 +13,8 @@ export const TASK_QUEUES = [CPU_QUEUE, GPU_QUEUE] as const;
 export type TaskQueue = (typeof TASK_QUEUES)[number];
 
 export const WORKFLOW_TYPE = 'rpgPipeline';
+/** The unseen-task experiment: harvest per task, a task-conditioned generator, evaluation per task. */
+export const UNSEEN_WORKFLOW_TYPE = 'rpgUnseenPipeline';
 
 /** An artifact reference (as `@rpg/core` defines it), restated so workflow code needs no runtime import. */
 export interface Ref {
@@ -43,7 +45,8 @@ export const STAGES = [
 export type StageName = (typeof STAGES)[number];
 
 export interface StageProgress {
-  status: 'pending' | 'running' | 'done';
+  /** `skipped`: the config leaves this stage out. */
+  status: 'pending' | 'running' | 'done' | 'skipped';
   /** Units finished out of `total`: runs for harvest, steps (at the last durable checkpoint) for train, models
    * for generate, else 0 or 1. */
   done: number;
@@ -60,6 +63,14 @@ export interface PipelineRefs {
   models?: Ref[];
   generated?: Ref;
   report?: Ref;
+}
+
+/** What `rpg status` shows of either workflow: its stages in order, the running one, training's last checkpoint. */
+export interface ProgressView {
+  stage: string;
+  stages: Record<string, StageProgress>;
+  loss?: number;
+  resumeRef?: Ref;
 }
 
 export interface PipelineProgress {
@@ -91,5 +102,51 @@ export interface CheckpointDetails {
   resumeRef: Ref;
 }
 
-export const progressQuery = defineQuery<PipelineProgress>('progress');
+export const UNSEEN_STAGES = [
+  'validate',
+  'base',
+  'harvest-seen',
+  'harvest-unseen',
+  'harvest-scratch',
+  'collect',
+  'tokenize',
+  'train',
+  'train-ablation',
+  'generate',
+  'generate-ablation',
+  'evaluate',
+] as const;
+export type UnseenStageName = (typeof UNSEEN_STAGES)[number];
+
+export interface UnseenRefs {
+  base?: Ref;
+  /** Per seen task, its harvest runs. */
+  seenRuns?: Ref[][];
+  /** Per unseen task, its trained networks (the originals the generated ones are compared with). */
+  unseenOriginals?: Ref[];
+  checkpoints?: Ref;
+  tokens?: Ref;
+  generator?: Ref;
+  ablationGenerator?: Ref;
+  report?: Ref;
+}
+
+export interface UnseenProgress {
+  stage: UnseenStageName | 'done' | 'failed' | 'cancelled';
+  stages: Record<UnseenStageName, StageProgress>;
+  loss?: number;
+  resumeRef?: Ref;
+  refs: UnseenRefs;
+}
+
+export interface UnseenPipelineResult {
+  name: string;
+  refs: UnseenRefs;
+  /** Where the worker that evaluated stored `report.json` and `report.html` (a per-task report). */
+  reportDir: string;
+  stageSeconds: Record<string, number>;
+  tasks: { seen: number; unseen: number };
+}
+
+export const progressQuery = defineQuery<PipelineProgress | UnseenProgress>('progress');
 export const checkpointSignal = defineSignal<[CheckpointDetails]>('checkpoint');

@@ -1,0 +1,148 @@
+/**
+ * Evaluation over many binary tasks (unseen-task generation): each task's originals, generated models and
+ * optional ablation models are scored on that task's labels of the test split.
+ */
+import { type Dataset, majorityAccuracy, type NetworkSpec, taskDataset } from '@rpg/checkpoint-harvest';
+import { type ProgressSink, type StateDict, silentProgress } from '@rpg/core';
+import { type TaskDescriptor, taskId } from '@rpg/task-embedding';
+import { accuracyFromMisses, mean, misclassified } from './metrics.js';
+import { TestSetPredictor } from './predict-batch.js';
+import { type SplitSummary, type TaskReport, type TaskRow, taskReportSchema } from './task-report-schema.js';
+
+export interface TaskModels {
+  task: TaskDescriptor;
+  split: 'seen' | 'unseen';
+  /** Networks trained on the task. */
+  originals: readonly StateDict[];
+  /** Networks generated for the task. */
+  generated: readonly StateDict[];
+  /** Networks from the generator trained without the task embedding (the same list may serve every task). */
+  ablation?: readonly StateDict[];
+  /** Networks trained on the task from a random initialisation, a second reference. */
+  scratch?: readonly StateDict[];
+}
+
+export interface EvaluateTasksInput {
+  spec: NetworkSpec;
+  /** The labelled data set the tasks relabel (its test split is used). */
+  dataset: Dataset;
+  tasks: readonly TaskModels[];
+  progress?: ProgressSink;
+  title?: string;
+  notes?: readonly string[];
+  stageSeconds?: Record<string, number>;
+  config?: unknown;
+}
+
+type ModelStats = TaskRow['generated'];
+
+/** best / avg / min of accuracies (percent), with the list. */
+export function modelStats(accs: readonly number[]): ModelStats {
+  if (accs.length === 0) throw new Error('modelStats needs at least one accuracy');
+  return {
+    best: Math.max(...accs),
+    avg: mean(accs)!,
+    min: Math.min(...accs),
+    count: accs.length,
+    all: [...accs],
+  };
+}
+
+/** Means over a split's task rows; undefined when the split has no task. */
+export function summarizeSplit(rows: readonly TaskRow[]): SplitSummary | undefined {
+  if (rows.length === 0) return undefined;
+  const avg = (f: (r: TaskRow) => number) => mean(rows.map(f))!;
+  const originalAvg = avg((r) => r.original.avg);
+  const generatedAvg = avg((r) => r.generated.avg);
+  // Only when every task has them: a mean over some tasks would not compare with the others.
+  const ablationAvg = rows.every((r) => r.ablation) ? avg((r) => r.ablation!.avg) : undefined;
+  const scratchAvg = rows.every((r) => r.scratch) ? avg((r) => r.scratch!.avg) : undefined;
+  return {
+    tasks: rows.length,
+    originalAvg,
+    generatedAvg,
+    generatedBest: avg((r) => r.generated.best),
+    generatedWorstTask: Math.min(...rows.map((r) => r.generated.avg)),
+    ratio: generatedAvg / originalAvg,
+    chanceAvg: avg((r) => r.chance),
+    ...(ablationAvg === undefined ? {} : { ablationAvg, ablationRatio: ablationAvg / originalAvg }),
+    ...(scratchAvg === undefined ? {} : { scratchAvg, scratchRatio: generatedAvg / scratchAvg }),
+  };
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Scores every task's models on its binary labels and assembles the {@link TaskReport}. A model's predictions
+ * do not depend on the task, so each distinct model (by object identity) runs on the test inputs once, however
+ * many tasks it is scored for.
+ */
+export async function evaluateTasks(input: EvaluateTasksInput): Promise<TaskReport> {
+  const started = performance.now();
+  const { spec, dataset, tasks } = input;
+  const progress = input.progress ?? silentProgress;
+  if (tasks.length === 0) throw new Error('evaluateTasks needs at least one task');
+  const ids = new Set<string>();
+  for (const [i, t] of tasks.entries()) {
+    const id = `${t.split}:${taskId(t.task)}`;
+    if (ids.has(id)) throw new Error(`tasks[${i}]: ${t.split} task ${taskId(t.task)} is listed twice`);
+    ids.add(id);
+    if (t.originals.length === 0) throw new Error(`tasks[${i}] (${taskId(t.task)}) has no original`);
+    if (t.generated.length === 0) throw new Error(`tasks[${i}] (${taskId(t.task)}) has no generated model`);
+  }
+  const models = [
+    ...new Set(
+      tasks.flatMap((t) => [...t.originals, ...t.generated, ...(t.ablation ?? []), ...(t.scratch ?? [])]),
+    ),
+  ];
+  const predictor = new TestSetPredictor(spec, dataset.test);
+  const predictions = new Map<StateDict, Int32Array>();
+  try {
+    const batch = Math.max(predictor.modelsPerBatch, 8);
+    for (let s = 0; s < models.length; s += batch) {
+      const group = models.slice(s, s + batch);
+      predictor.predict(group).forEach((p, i) => {
+        predictions.set(group[i]!, p);
+      });
+      progress({ stage: 'evaluate', step: Math.min(s + batch, models.length), total: models.length });
+      await tick();
+    }
+  } finally {
+    predictor.dispose();
+  }
+
+  const rows: TaskRow[] = tasks.map((t) => {
+    const labels = taskDataset(dataset, t.task).test;
+    const accs = (list: readonly StateDict[]) =>
+      list.map((m) => accuracyFromMisses(misclassified(predictions.get(m)!, labels.y), labels.n));
+    const original = modelStats(accs(t.originals));
+    const generated = modelStats(accs(t.generated));
+    return {
+      id: taskId(t.task),
+      task: t.task,
+      split: t.split,
+      chance: majorityAccuracy(labels),
+      original,
+      generated,
+      ...(t.ablation ? { ablation: modelStats(accs(t.ablation)) } : {}),
+      ...(t.scratch ? { scratch: modelStats(accs(t.scratch)) } : {}),
+      ratio: generated.avg / original.avg,
+    };
+  });
+  const unseen = summarizeSplit(rows.filter((r) => r.split === 'unseen'));
+  const seen = summarizeSplit(rows.filter((r) => r.split === 'seen'));
+  return taskReportSchema.parse({
+    schemaVersion: 1,
+    kind: 'task-report',
+    createdAt: new Date().toISOString(),
+    ...(input.title === undefined ? {} : { title: input.title }),
+    ...(input.notes && input.notes.length > 0 ? { notes: [...input.notes] } : {}),
+    dataset: { name: dataset.name, testSize: dataset.test.n },
+    network: spec,
+    summary: { ...(unseen ? { unseen } : {}), ...(seen ? { seen } : {}) },
+    tasks: rows,
+    evaluateSeconds: (performance.now() - started) / 1000,
+    ...(input.stageSeconds ? { stageSeconds: input.stageSeconds } : {}),
+    ...(input.config === undefined ? {} : { config: input.config }),
+  });
+}
