@@ -54,7 +54,9 @@ Usage:
 
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY (mTLS),
 TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY (see the README).
-Configs: see examples/mnist-mlp.json and examples/mnist-cnn.json.
+Configs: examples/mnist-mlp.json and examples/mnist-cnn.json (the pipeline: harvest, tokenize, train,
+generate, evaluate); examples/mnist-unseen.json (a config with a "tasks" section: a task-conditioned generator
+evaluated on tasks it never saw).
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -46,8 +46,9 @@ export function renderStatus(status: PipelineStatus, now = Date.now()): string[]
   }
   // Stages run one after another, so every pending activity belongs to the running stage.
   const running = p.stages[p.stage] ? p.stage : undefined;
+  const width = Math.max(10, ...Object.keys(p.stages).map((n) => n.length));
   for (const [name, s] of Object.entries(p.stages)) {
-    const parts = [`  ${name.padEnd(10)}`, s.status.padEnd(8)];
+    const parts = [`  ${name.padEnd(width)}`, s.status.padEnd(8)];
     if (s.total > 1 && s.status !== 'skipped')
       parts.push(`${s.done}/${s.total}${name === 'train' && s.status !== 'done' ? ' (durable)' : ''}`);
     if (s.seconds !== undefined) parts.push(`${s.seconds.toFixed(1)} s`);
