@@ -25,14 +25,13 @@ const cwd = process.env.INIT_CWD ?? process.cwd();
 const base = await loadPipelineConfig(resolve(cwd, values.config ?? 'examples/mnist-mlp.json'));
 if (values.steps) base.train.steps = Number(values.steps);
 const backend = await loadBackend();
-const storeDir = values.store ? resolve(cwd, values.store) : await mkdtemp(join(tmpdir(), 'rpg-ablation-'));
 
 type Model = PipelineConfig['train']['prototype']['model'];
 type Position = PipelineConfig['train']['prototype']['position'];
 type Variant = { name: string; model: Model; position: Position };
 const baseModel = base.train.prototype.model;
 const basePosition = base.train.prototype.position;
-const variants: Variant[] = [
+const allVariants: Variant[] = [
   ...(['mamba2', 'lstm', 'transformer', 'none'] as const).map((model) => ({
     name: `model=${model}`,
     model,
@@ -47,9 +46,20 @@ const variants: Variant[] = [
   ...(basePosition === '2d'
     ? []
     : [{ name: 'model=none position=2d', model: 'none' as const, position: '2d' as const }]),
-].filter((v) => !values.only || values.only.split(',').includes(v.name));
+];
+const wanted = values.only?.split(',').map((n) => n.trim());
+const unknown = wanted?.filter((n) => !allVariants.some((v) => v.name === n)) ?? [];
+if (unknown.length > 0) {
+  console.error(
+    `--only: no variant named ${unknown.join(', ')}; the variants are ${allVariants.map((v) => v.name).join(', ')}`,
+  );
+  process.exit(2);
+}
+const variants = allVariants.filter((v) => !wanted || wanted.includes(v.name));
+const storeDir = values.store ? resolve(cwd, values.store) : await mkdtemp(join(tmpdir(), 'rpg-ablation-'));
 
 const rows: Record<string, unknown>[] = [];
+let originals: ReturnType<typeof qualityFigures>['originals'] | undefined;
 try {
   for (const v of variants) {
     const config = structuredClone(base);
@@ -58,6 +68,8 @@ try {
     process.stderr.write(`\n== ${v.name}\n`);
     const result = await runPipelineLocal(config, { storeDir, progress: terminalProgress() });
     const q = qualityFigures(result.report);
+    // Every variant is scored against the same harvested checkpoints.
+    originals ??= q.originals;
     rows.push({
       variant: v.name,
       ...q.generated,
@@ -69,8 +81,7 @@ try {
       `originals ${o.max}/${o.avg}/${o.min}  generated ${q.generated.best}/${q.generated.avg}/${q.generated.min}\n`,
     );
   }
-  const first = await runPipelineLocal(base, { storeDir });
-  const o = qualityFigures(first.report).originals;
+  const o = originals!;
   console.log(`\noriginals max/avg/min ${o.max} / ${o.avg} / ${o.min}`);
   console.log('variant              best    avg     min     maxIoU  train s');
   for (const r of rows) {
