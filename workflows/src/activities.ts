@@ -6,11 +6,11 @@ import { createHarvestActivities } from '@rpg/checkpoint-harvest/activities';
 import type { ArtifactStore, ProgressSink } from '@rpg/core';
 import { createDiffusionDecoderActivities } from '@rpg/diffusion-decoder/activities';
 import { createEvaluatorActivities } from '@rpg/evaluator/activities';
-import { splitTasks, type TaskSplit } from '@rpg/task-embedding';
+import type { TaskSplit } from '@rpg/task-embedding';
 import { createTokenizerActivities } from '@rpg/tokenizer/activities';
 import { ApplicationFailure } from '@temporalio/activity';
 import { ConfigError, type PipelineConfig, parsePipelineConfig } from './pipeline-config.js';
-import { datasetClasses, parseUnseenConfig, type UnseenConfig } from './unseen-config.js';
+import { parseUnseenConfig, type UnseenConfig, unseenSplit } from './unseen-config.js';
 
 /** Failure type of a config that does not validate. */
 export const INVALID_CONFIG = 'InvalidConfig';
@@ -34,13 +34,7 @@ export async function validateUnseenConfig(
 ): Promise<{ config: UnseenConfig; split: TaskSplit }> {
   try {
     const config = parseUnseenConfig(raw);
-    const split = splitTasks({
-      numClasses: datasetClasses(config),
-      unseen: config.tasks.unseen,
-      seen: config.tasks.seen,
-      seed: config.tasks.seed,
-    });
-    return { config, split };
+    return { config, split: unseenSplit(config) };
   } catch (err) {
     if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, INVALID_CONFIG);
     throw err;

@@ -1,9 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import { datasetSpecSchema, harvestConfigSchema } from '@rpg/checkpoint-harvest';
+import { issueLines } from '@rpg/core';
 import { generateStageConfigSchema, trainStageConfigSchema } from '@rpg/diffusion-decoder';
 import { evaluateStageConfigSchema } from '@rpg/evaluator';
 import { tokenizerConfigSchema } from '@rpg/tokenizer';
 import { z } from 'zod';
+
+/** An experiment's name: it names the run, its workflow id and the report. */
+export const experimentNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes (it names the run and the report)');
+
+/** A config's zod issues as indented `path: message` lines, for a ConfigError. */
+export function indentedIssues(error: z.ZodError): string {
+  return issueLines(error)
+    .map((line) => `  ${line}`)
+    .join('\n');
+}
 
 /**
  * One experiment, end to end, as data: which data set and network, how checkpoints are harvested, how they are
@@ -12,12 +25,7 @@ import { z } from 'zod';
  */
 export const pipelineConfigSchema = z
   .object({
-    name: z
-      .string()
-      .regex(
-        /^[a-z0-9][a-z0-9-]*$/,
-        'lowercase letters, digits and dashes (it names the run and the report)',
-      ),
+    name: experimentNameSchema,
     dataset: datasetSpecSchema,
     /** Harvest runs (seeds `harvest.seed`, `harvest.seed + 1`, …), each with its own permutation state. */
     runs: z.number().int().positive().default(1),
@@ -42,8 +50,7 @@ export class ConfigError extends Error {
 export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineConfig {
   const parsed = pipelineConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`${source} is not a valid pipeline config:\n${lines.join('\n')}`);
+    throw new ConfigError(`${source} is not a valid pipeline config:\n${indentedIssues(parsed.error)}`);
   }
   return parsed.data;
 }

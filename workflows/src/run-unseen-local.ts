@@ -4,10 +4,11 @@ import { collectCheckpointsStage, harvestRunStage, harvestTaskRunStage } from '@
 import { type ArtifactRef, ArtifactStore, silentProgress } from '@rpg/core';
 import { generateStage, trainStage } from '@rpg/diffusion-decoder';
 import { evaluateTasksStage, parseTaskReport, type TaskGroupRefs, type TaskReport } from '@rpg/evaluator';
-import { type ClassSubsetTask, splitTasks } from '@rpg/task-embedding';
+import type { ClassSubsetTask } from '@rpg/task-embedding';
 import { tokenizeStage } from '@rpg/tokenizer';
 import { type LocalRunOptions, stageTimer } from './run-local.js';
-import { datasetClasses, type UnseenConfig } from './unseen-config.js';
+import { type UnseenConfig, unseenSplit } from './unseen-config.js';
+import { withoutTaskEmbedding } from './workflows/ablation-config.js';
 
 export interface UnseenRunResult {
   refs: {
@@ -26,12 +27,6 @@ export interface UnseenRunResult {
   reportDir: string;
   report: TaskReport;
   split: { seen: ClassSubsetTask[]; unseen: ClassSubsetTask[] };
-}
-
-/** The generator config without the task embedding: the ablation, otherwise identical. */
-export function ablationTrainConfig(train: UnseenConfig['train']): UnseenConfig['train'] {
-  const { task: _task, ...prototype } = train.prototype;
-  return { ...train, prototype };
 }
 
 /**
@@ -67,12 +62,7 @@ export async function runUnseenLocal(
       return out;
     });
 
-  const split = splitTasks({
-    numClasses: datasetClasses(config),
-    unseen: config.tasks.unseen,
-    seen: config.tasks.seen,
-    seed: config.tasks.seed,
-  });
+  const split = unseenSplit(config);
   const { dataset, harvest } = config;
   const runIndices = Array.from({ length: config.runs }, (_, r) => r);
   /** A task's runs as one checkpoints artifact (the run itself when there is one). */
@@ -108,7 +98,7 @@ export async function runUnseenLocal(
   const generator = await timed('train', () => trainStage(ctx, { tokens, config: config.train }));
   const ablationGenerator = config.ablation
     ? await timed('train-ablation', () =>
-        trainStage(ctx, { tokens, config: ablationTrainConfig(config.train) }),
+        trainStage(ctx, { tokens, config: withoutTaskEmbedding(config.train) }),
       )
     : undefined;
 

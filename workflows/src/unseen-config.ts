@@ -1,8 +1,9 @@
 import { datasetSpecSchema, harvestConfigSchema, numClassesOf } from '@rpg/checkpoint-harvest';
 import { generateStageConfigSchema, trainStageConfigSchema } from '@rpg/diffusion-decoder';
+import { splitTasks, type TaskSplit } from '@rpg/task-embedding';
 import { tokenizerConfigSchema } from '@rpg/tokenizer';
 import { z } from 'zod';
-import { ConfigError, readJsonConfig } from './pipeline-config.js';
+import { ConfigError, experimentNameSchema, indentedIssues, readJsonConfig } from './pipeline-config.js';
 
 /** The labelled data sets the task pipeline knows, with their class counts (a class-subset task has one bit each). */
 const DATASET_CLASSES: Record<string, number> = { mnist: 10 };
@@ -15,12 +16,7 @@ const DATASET_CLASSES: Record<string, number> = { mnist: 10 };
  */
 export const unseenConfigSchema = z
   .object({
-    name: z
-      .string()
-      .regex(
-        /^[a-z0-9][a-z0-9-]*$/,
-        'lowercase letters, digits and dashes (it names the run and the report)',
-      ),
+    name: experimentNameSchema,
     dataset: datasetSpecSchema,
     tasks: z
       .object({
@@ -117,12 +113,21 @@ export function datasetClasses(config: Pick<UnseenConfig, 'dataset'>): number {
   return DATASET_CLASSES[config.dataset.kind]!;
 }
 
+/** The config's seen/unseen split of its data set's class-subset tasks (seeded: the same on every call). */
+export function unseenSplit(config: UnseenConfig): TaskSplit {
+  return splitTasks({
+    numClasses: datasetClasses(config),
+    unseen: config.tasks.unseen,
+    seen: config.tasks.seen,
+    seed: config.tasks.seed,
+  });
+}
+
 /** Validates an unseen-task config; the error lists every bad field by its path (e.g. `train.prototype.task`). */
 export function parseUnseenConfig(raw: unknown, source = 'config'): UnseenConfig {
   const parsed = unseenConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`${source} is not a valid unseen-task config:\n${lines.join('\n')}`);
+    throw new ConfigError(`${source} is not a valid unseen-task config:\n${indentedIssues(parsed.error)}`);
   }
   return parsed.data;
 }

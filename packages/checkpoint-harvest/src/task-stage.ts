@@ -1,4 +1,4 @@
-import { type ArtifactRef, type StateDict, silentProgress } from '@rpg/core';
+import { type ArtifactRef, issueLines, type StateDict, silentProgress } from '@rpg/core';
 import { taskDescriptorSchema, taskId } from '@rpg/task-embedding';
 import { z } from 'zod';
 import {
@@ -69,8 +69,7 @@ export async function harvestTaskRunStage(
   const { base, ...rest } = input;
   const r = harvestTaskRunInputSchema.safeParse(rest);
   if (!r.success) {
-    const lines = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new Error(`invalid task harvest input: ${lines.join('; ')}`);
+    throw new Error(`invalid task harvest input: ${issueLines(r.error).join('; ')}`);
   }
   const parsed = r.data;
   return ctx.store.put(

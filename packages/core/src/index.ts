@@ -8,3 +8,4 @@ export * from './safetensors.js';
 export * from './safetensors-stream.js';
 export * from './state-dict.js';
 export * from './tf.js';
+export * from './zod-issues.js';

@@ -30,7 +30,8 @@ const noiseColor = (i: number) => COLORS.noise[i % COLORS.noise.length]!;
 const fmtAcc = (v: number) => v.toFixed(2);
 const fmtIou = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(3));
 const fmtL2 = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toPrecision(4));
-const fmtSec = (v: number) => (v >= 120 ? `${(v / 60).toFixed(1)} min` : `${v.toFixed(1)} s`);
+/** Seconds as `12.3 s`, or minutes from two minutes on. */
+export const fmtSec = (v: number) => (v >= 120 ? `${(v / 60).toFixed(1)} min` : `${v.toFixed(1)} s`);
 
 interface Group {
   label: string;

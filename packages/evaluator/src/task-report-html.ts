@@ -5,13 +5,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { subsetBits } from '@rpg/task-embedding';
-import { REPORT_CSS, stageTable } from './report-html.js';
+import { fmtSec, REPORT_CSS, stageTable } from './report-html.js';
 import { esc, type Frame, linearScale, marker, px, svgOpen, xAxis, yAxis } from './svg-plot.js';
 import { type SplitSummary, type TaskReport, type TaskRow, taskReportSchema } from './task-report-schema.js';
 
 const COLORS = { unseen: '#d62728', seen: '#1f6fb4', ablation: '#8c8c8c' };
 const f2 = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
-const fmtSec = (v: number) => (v >= 120 ? `${(v / 60).toFixed(1)} min` : `${v.toFixed(1)} s`);
 
 function taskLabel(row: TaskRow): string {
   return row.task.kind === 'class-subset'

@@ -1,3 +1,4 @@
+import { issueLines } from '@rpg/core';
 import { z } from 'zod';
 
 /** Largest class count of a class-subset task: a subset is kept as a bit mask in one 32-bit integer. */
@@ -83,8 +84,7 @@ export class TaskError extends Error {
 export function parseTaskDescriptor(raw: unknown, source = 'task'): TaskDescriptor {
   const r = taskDescriptorSchema.safeParse(raw);
   if (!r.success) {
-    const lines = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new TaskError(`${source} is not a valid task descriptor: ${lines.join('; ')}`);
+    throw new TaskError(`${source} is not a valid task descriptor: ${issueLines(r.error).join('; ')}`);
   }
   return r.data;
 }
@@ -110,11 +110,6 @@ export function subsetBits(task: ClassSubsetTask): string {
 /** A short stable name, usable in file names and artifact keys: `subset-0101000000` or `vector-<name>`. */
 export function taskId(task: TaskDescriptor): string {
   return task.kind === 'class-subset' ? `subset-${subsetBits(task)}` : `vector-${task.name}`;
-}
-
-/** Whether two descriptors are the same task. */
-export function sameTask(a: TaskDescriptor, b: TaskDescriptor): boolean {
-  return taskId(a) === taskId(b) && taskInputDim(a) === taskInputDim(b);
 }
 
 /** The class-subset task of `numClasses` classes whose bit mask is `mask` (bit c = class c positive). */

@@ -1,4 +1,4 @@
-import { Rng } from '@rpg/core';
+import { issueLines, Rng } from '@rpg/core';
 import { z } from 'zod';
 import { type ClassSubsetTask, MAX_SUBSET_CLASSES, TaskError, taskFromMask } from './descriptor.js';
 
@@ -68,8 +68,7 @@ export interface TaskSplit {
 export function splitTasks(config: TaskSplitConfigInput): TaskSplit {
   const r = taskSplitConfigSchema.safeParse(config);
   if (!r.success) {
-    const lines = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new TaskError(`invalid task split: ${lines.join('; ')}`);
+    throw new TaskError(`invalid task split: ${issueLines(r.error).join('; ')}`);
   }
   const c = r.data;
   const all = allClassSubsetTasks(c.numClasses);

@@ -7,6 +7,7 @@
  */
 import { isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { PipelineActivities } from '../activities.js';
+import { withoutTaskEmbedding } from './ablation-config.js';
 import {
   CPU_QUEUE,
   checkpointSignal,
@@ -104,13 +105,11 @@ export async function rpgUnseenPipeline(input: PipelineInput): Promise<UnseenPip
     progress.refs.generator = generator;
     let ablationGenerator: Ref | undefined;
     if (config.ablation) {
-      // The same generator without the task embedding.
-      const { task: _task, ...prototype } = config.train.prototype;
-      ablationGenerator = (
-        await run('train-ablation', 1, () =>
-          gpu.trainGenerator({ tokens, config: { ...config.train, prototype } }),
-        )
-      ).generator;
+      const ablationConfig = withoutTaskEmbedding(config.train);
+      const trained = await run('train-ablation', 1, () =>
+        gpu.trainGenerator({ tokens, config: ablationConfig }),
+      );
+      ablationGenerator = trained.generator;
       progress.refs.ablationGenerator = ablationGenerator;
     } else skip('train-ablation');
 
