@@ -1,357 +1,41 @@
 /**
- * Reader and writer for the safetensors format (Hugging Face).
- *
- * Layout of a file:
- *   - 8 bytes: little-endian u64 N, the length of the JSON header;
- *   - N bytes: UTF-8 JSON object `{ name: { dtype, shape, data_offsets: [begin, end] }, ... }`,
- *     plus an optional `"__metadata__"` entry mapping strings to strings;
- *   - the data buffer: the raw little-endian bytes of every tensor, where `data_offsets` are
- *     relative to the start of this buffer.
- *
- * Reading is strict: every structural problem is reported as a {@link SafetensorsError} with a
- * distinct `code`, and the tensors must tile the data buffer exactly (no overlaps, gaps or
- * trailing bytes), as the reference Rust implementation requires.
- *
- * Decoded data types (see {@link TensorEntry}):
- *   - F32, F16, BF16, F64 -> Float32Array (F16/BF16 widen exactly; F64 is rounded to float32).
- *     `dtype` keeps the on-disk type, so the entry can be written back in that type.
- *   - I64 -> BigInt64Array, I32 -> Int32Array, I16 -> Int16Array, I8 -> Int8Array,
- *     U8 -> Uint8Array, BOOL -> Uint8Array (raw bytes, 0 = false, 1 = true).
+ * The safetensors format (Hugging Face): writing here, reading in `safetensors-read.ts`, the format's types and
+ * rules in `safetensors-format.ts`. Everything is exported from this module.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import {
+  checkShape,
+  describe,
+  elementCount,
+  type Fail,
+  HOST_IS_LITTLE_ENDIAN,
+  ITEM_SIZE,
+  isDtype,
+  METADATA_KEY,
+  type SafetensorsDtype,
+  SafetensorsError,
+  type SafetensorsErrorCode,
+  swapBytes,
+  type TensorData,
+  type TensorEntry,
+  type TensorsInput,
+  typeName,
+} from './safetensors-format.js';
 
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
-
-/** The typed arrays a tensor's elements can live in (see the module comment for which dtype uses which). */
-export type TensorData =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
-
-/**
- * One tensor. `data` holds product(shape) elements in row-major order (a scalar has shape []).
- * When writing, float dtypes (F32, F16, BF16, F64) accept a Float32Array or Float64Array; the other
- * dtypes need the exact array type the reader returns for them.
- */
-export interface TensorEntry {
-  dtype: SafetensorsDtype;
-  shape: number[];
-  data: TensorData;
-}
-
-export interface SafetensorsContents {
-  /** Tensors in the order of their data offsets. */
-  tensors: Map<string, TensorEntry>;
-  /** The `__metadata__` map, or {} when the file has none. */
-  metadata: Record<string, string>;
-}
-
-export interface ParseOptions {
-  /** Largest accepted JSON header, in bytes; protects against absurd allocations. Default 100 MB. */
-  maxHeaderBytes?: number;
-}
-
-/** Tensors to write: a record, a Map, or any iterable of [name, tensor] pairs (e.g. an array). */
-export type TensorsInput = Record<string, TensorEntry> | Iterable<readonly [string, TensorEntry]>;
-
-export type SafetensorsErrorCode =
-  // reading
-  | 'FILE_TOO_SHORT'
-  | 'HEADER_TOO_LARGE'
-  | 'HEADER_LENGTH_OUT_OF_BOUNDS'
-  | 'HEADER_INVALID_UTF8'
-  | 'HEADER_INVALID_JSON'
-  | 'HEADER_NOT_OBJECT'
-  | 'INVALID_TENSOR_ENTRY'
-  | 'UNKNOWN_DTYPE'
-  | 'INVALID_SHAPE'
-  | 'INVALID_OFFSETS'
-  | 'SIZE_MISMATCH'
-  | 'OFFSETS_OUT_OF_BOUNDS'
-  | 'OVERLAPPING_TENSORS'
-  | 'DATA_GAP'
-  | 'TRAILING_BYTES'
-  | 'INVALID_METADATA'
-  // writing (UNKNOWN_DTYPE, INVALID_SHAPE and INVALID_METADATA are reused)
-  | 'RESERVED_TENSOR_NAME'
-  | 'DUPLICATE_TENSOR_NAME'
-  | 'WRITE_DATA_TYPE_MISMATCH'
-  | 'WRITE_DATA_LENGTH_MISMATCH';
-
-export class SafetensorsError extends Error {
-  override readonly name = 'SafetensorsError';
-  readonly code: SafetensorsErrorCode;
-
-  constructor(code: SafetensorsErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
-/** Same limit as the reference implementation. */
-export const DEFAULT_MAX_HEADER_BYTES = 100_000_000;
-
-const METADATA_KEY = '__metadata__';
-
-const ITEM_SIZE: Record<SafetensorsDtype, number> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1,
-};
-
-function isDtype(value: unknown): value is SafetensorsDtype {
-  return typeof value === 'string' && Object.hasOwn(ITEM_SIZE, value);
-}
-
-/** Typed arrays use the host byte order; the format is little-endian, so swap on big-endian hosts. */
-const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-// ---------------------------------------------------------------------------------------------
-// Reading
-// ---------------------------------------------------------------------------------------------
-
-/** Parses a whole safetensors file held in memory. `source` names it in error messages. */
-export function parseSafetensors(
-  bytes: Uint8Array,
-  source = '<buffer>',
-  options: ParseOptions = {},
-): SafetensorsContents {
-  const fail = (code: SafetensorsErrorCode, what: string): never => {
-    throw new SafetensorsError(code, `${source}: ${what}`);
-  };
-  const headerLength = readHeaderLength(bytes, options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, fail);
-  const header = decodeHeader(bytes.subarray(8, 8 + headerLength), fail);
-  const data = bytes.subarray(8 + headerLength);
-
-  const metadata = parseMetadata(header[METADATA_KEY], fail);
-  const layouts = Object.entries(header)
-    .filter(([name]) => name !== METADATA_KEY)
-    .map(([name, entry]) => parseEntry(name, entry, data.length, fail));
-  checkTiling(layouts, data.length, fail);
-
-  const tensors = new Map<string, TensorEntry>();
-  for (const t of layouts) {
-    tensors.set(t.name, {
-      dtype: t.dtype,
-      shape: t.shape,
-      data: decodeTensor(t.dtype, data, t.begin, t.end),
-    });
-  }
-  return { tensors, metadata };
-}
-
-/** Reads and parses a file; I/O errors (e.g. ENOENT) propagate unchanged. */
-export async function readSafetensorsFile(
-  path: string,
-  options: ParseOptions = {},
-): Promise<SafetensorsContents> {
-  return parseSafetensors(await readFile(path), path, options);
-}
-
-type Fail = (code: SafetensorsErrorCode, what: string) => never;
-
-interface TensorLayout {
-  name: string;
-  dtype: SafetensorsDtype;
-  shape: number[];
-  begin: number;
-  end: number;
-}
-
-function readHeaderLength(bytes: Uint8Array, maxHeaderBytes: number, fail: Fail): number {
-  if (bytes.length < 8) {
-    fail('FILE_TOO_SHORT', `file is ${bytes.length} bytes, shorter than the 8-byte header length prefix`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getBigUint64(0, true);
-  // Checked before the bounds so that a garbage prefix reports the cap, as the reference does.
-  if (length > BigInt(maxHeaderBytes)) {
-    fail('HEADER_TOO_LARGE', `header length ${length} exceeds the limit of ${maxHeaderBytes} bytes`);
-  }
-  const available = bytes.length - 8;
-  if (length > BigInt(available)) {
-    fail(
-      'HEADER_LENGTH_OUT_OF_BOUNDS',
-      `header length ${length} exceeds the ${available} bytes after the 8-byte prefix (file is ${bytes.length} bytes)`,
-    );
-  }
-  return Number(length);
-}
-
-function decodeHeader(raw: Uint8Array, fail: Fail): Record<string, unknown> {
-  let text = '';
-  try {
-    // ignoreBOM keeps a leading BOM in the text, so JSON.parse rejects it instead of it passing silently.
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
-  } catch {
-    fail('HEADER_INVALID_UTF8', `the ${raw.length}-byte header is not valid UTF-8`);
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    fail('HEADER_INVALID_JSON', `the ${raw.length}-byte header is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!isPlainObject(header)) {
-    fail('HEADER_NOT_OBJECT', `header must be a JSON object, got ${describe(header)}`);
-  }
-  return header as Record<string, unknown>;
-}
-
-function parseMetadata(value: unknown, fail: Fail): Record<string, string> {
-  if (value === undefined) return {};
-  if (!isPlainObject(value)) {
-    fail('INVALID_METADATA', `"${METADATA_KEY}" must be an object of strings, got ${describe(value)}`);
-  }
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    if (typeof v !== 'string') {
-      fail('INVALID_METADATA', `"${METADATA_KEY}" key "${key}" must map to a string, got ${describe(v)}`);
-    }
-  }
-  // Object.fromEntries defines own properties, so a "__proto__" key stays plain data.
-  return Object.fromEntries(Object.entries(value as Record<string, string>));
-}
-
-/** Validates one header entry on its own: fields, dtype, shape, offsets, size and bounds. */
-function parseEntry(name: string, entry: unknown, dataLength: number, fail: Fail): TensorLayout {
-  const where = `tensor "${name}"`;
-  if (!isPlainObject(entry)) {
-    fail('INVALID_TENSOR_ENTRY', `${where}: entry must be an object, got ${describe(entry)}`);
-  }
-  const fields = entry as Record<string, unknown>;
-  for (const field of ['dtype', 'shape', 'data_offsets']) {
-    if (!Object.hasOwn(fields, field)) fail('INVALID_TENSOR_ENTRY', `${where}: entry lacks "${field}"`);
-  }
-  const { dtype, shape, data_offsets: offsets } = fields;
-  if (!isDtype(dtype)) {
-    fail(
-      'UNKNOWN_DTYPE',
-      `${where}: unknown dtype ${describe(dtype)} (supported: ${Object.keys(ITEM_SIZE).join(', ')})`,
-    );
-  }
-  checkShape(shape, where, fail);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger)) {
-    fail(
-      'INVALID_OFFSETS',
-      `${where}: data_offsets must be two non-negative integers, got ${describe(offsets)}`,
-    );
-  }
-  const [begin, end] = offsets as [number, number];
-  if (begin > end) fail('INVALID_OFFSETS', `${where}: data_offsets [${begin}, ${end}] has begin > end`);
-
-  const elements = elementCount(shape);
-  const expected = elements * BigInt(ITEM_SIZE[dtype]);
-  if (BigInt(end - begin) !== expected) {
-    fail(
-      'SIZE_MISMATCH',
-      `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but shape ${describe(shape)} of ${dtype} ` +
-        `needs ${expected} bytes (${elements} elements x ${ITEM_SIZE[dtype]} bytes)`,
-    );
-  }
-  if (end > dataLength) {
-    fail(
-      'OFFSETS_OUT_OF_BOUNDS',
-      `${where}: data_offsets [${begin}, ${end}] extend beyond the data buffer of ${dataLength} bytes`,
-    );
-  }
-  return { name, dtype, shape: [...shape], begin, end };
-}
-
-/**
- * The tensors must cover the data buffer exactly, back to back. Sorting by (begin, end) puts a
- * zero-size tensor before a tensor starting at the same offset, so it is not mistaken for an overlap.
- * Sorts `layouts` in place; that is the order the reader returns.
- */
-function checkTiling(layouts: TensorLayout[], dataLength: number, fail: Fail): void {
-  layouts.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let cursor = 0;
-  let previous: TensorLayout | undefined;
-  for (const t of layouts) {
-    if (t.begin < cursor && previous) {
-      fail(
-        'OVERLAPPING_TENSORS',
-        `tensors "${previous.name}" [${previous.begin}, ${previous.end}] and "${t.name}" [${t.begin}, ${t.end}] overlap`,
-      );
-    }
-    if (t.begin > cursor) {
-      const after = previous ? `"${previous.name}" (ends at ${cursor})` : 'the start of the data buffer';
-      fail(
-        'DATA_GAP',
-        `gap of ${t.begin - cursor} bytes between ${after} and "${t.name}" (begins at ${t.begin})`,
-      );
-    }
-    cursor = t.end;
-    previous = t;
-  }
-  if (cursor < dataLength) {
-    const last = previous ? `the last tensor "${previous.name}"` : 'the header, which declares no tensors';
-    fail(
-      'TRAILING_BYTES',
-      `${dataLength - cursor} trailing bytes after ${last}: tensors end at ${cursor}, data buffer is ${dataLength} bytes`,
-    );
-  }
-}
-
-/** Copies the tensor's bytes into a fresh (hence aligned) buffer and views it as the decoded type. */
-function decodeTensor(dtype: SafetensorsDtype, data: Uint8Array, begin: number, end: number): TensorData {
-  // An explicit copy: Buffer#slice would return a view, and views may be misaligned.
-  const raw = new Uint8Array(end - begin);
-  raw.set(data.subarray(begin, end));
-  if (!HOST_IS_LITTLE_ENDIAN) swapBytes(raw, ITEM_SIZE[dtype]);
-  const buffer = raw.buffer;
-  switch (dtype) {
-    case 'F32':
-      return new Float32Array(buffer);
-    case 'F64':
-      return Float32Array.from(new Float64Array(buffer));
-    case 'F16':
-      return Float32Array.from(new Uint16Array(buffer), halfBitsToFloat);
-    case 'BF16':
-      return bfloat16BitsToFloat32(new Uint16Array(buffer));
-    case 'I64':
-      return new BigInt64Array(buffer);
-    case 'I32':
-      return new Int32Array(buffer);
-    case 'I16':
-      return new Int16Array(buffer);
-    case 'I8':
-      return new Int8Array(buffer);
-    case 'U8':
-    case 'BOOL':
-      return raw;
-  }
-}
-
-/** IEEE 754 binary16 bits -> number (exact). */
-export function halfBitsToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24; // zero or subnormal
-  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
-/** bfloat16 is the top half of a float32, so widening is a 16-bit shift of the bit pattern. */
-function bfloat16BitsToFloat32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  const outBits = new Uint32Array(out.buffer);
-  for (let i = 0; i < bits.length; i++) outBits[i] = bits[i]! << 16;
-  return out;
-}
+export {
+  DEFAULT_MAX_HEADER_BYTES,
+  type ParseOptions,
+  type SafetensorsContents,
+  type SafetensorsDtype,
+  SafetensorsError,
+  type SafetensorsErrorCode,
+  type TensorData,
+  type TensorEntry,
+  type TensorsInput,
+} from './safetensors-format.js';
+export * from './safetensors-read.js';
 
 // ---------------------------------------------------------------------------------------------
 // Writing
@@ -651,45 +335,4 @@ function littleEndianBytes(array: StorageArray, itemSize: number): Uint8Array {
   const copy = bytes.slice();
   swapBytes(copy, itemSize);
   return copy;
-}
-
-function swapBytes(bytes: Uint8Array, itemSize: number): void {
-  for (let i = 0; i < bytes.length; i += itemSize) bytes.subarray(i, i + itemSize).reverse();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared helpers
-// ---------------------------------------------------------------------------------------------
-
-function checkShape(shape: unknown, where: string, fail: Fail): asserts shape is number[] {
-  if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
-    fail(
-      'INVALID_SHAPE',
-      `${where}: shape must be an array of non-negative integers, got ${describe(shape)}`,
-    );
-  }
-}
-
-/** Exact product of the dims (BigInt, so huge shapes cannot round to a matching byte count). */
-function elementCount(shape: number[]): bigint {
-  return shape.reduce((product, dim) => product * BigInt(dim), 1n);
-}
-
-function isNonNegativeInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-function isPlainObject(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** "Float32Array", "Array", "Null", ...: robust even for objects without a constructor. */
-function typeName(value: unknown): string {
-  return Object.prototype.toString.call(value).slice(8, -1);
-}
-
-/** Short JSON rendering of a bad value for error messages. */
-function describe(value: unknown): string {
-  const text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

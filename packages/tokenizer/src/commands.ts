@@ -1,20 +1,13 @@
 /** The CLI's commands (see cli.ts for the argument parsing). */
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { readSafetensorsFile, type StateDict, terminalProgress, writeSafetensorsFile } from '@rpg/core';
+import { terminalProgress, writeSafetensorsFile } from '@rpg/core';
 import type { Granularity } from './config.js';
-import { fitTokenizer } from './fit.js';
-import {
-  COPIED_FILE,
-  loadTokenizerState,
-  readTokens,
-  STATE_FILE,
-  saveTokenizerState,
-  TOKENS_FILE,
-  writeTokens,
-} from './io.js';
 import { paddingFraction } from './layout.js';
-import { detokenize, tokenize } from './tokenize.js';
+import { COPIED_FILE, loadTokenizerState, STATE_FILE, TOKENS_FILE } from './state-file.js';
+import { detokenize } from './tokenize.js';
+import { tokenizeFiles } from './tokenize-files.js';
+import { readTokens } from './tokens-file.js';
 
 export interface TokenizeCommand {
   /** Checkpoint files and/or directories of *.safetensors. */
@@ -29,36 +22,17 @@ export interface TokenizeCommand {
 /** Fits the tokenizer on the checkpoints, writes state + tokens to `out`, prints a summary on stdout. */
 export async function runTokenize(cmd: TokenizeCommand): Promise<void> {
   const files = await checkpointFiles(cmd.inputs);
-  const progress = terminalProgress();
-  const checkpoints: StateDict[] = [];
-  for (const [i, file] of files.entries()) {
-    checkpoints.push((await readSafetensorsFile(file)).tensors);
-    progress({ stage: 'read', step: i + 1, total: files.length });
-  }
-  let state: ReturnType<typeof fitTokenizer>;
-  try {
-    state = fitTokenizer(checkpoints, {
+  const state = await tokenizeFiles(
+    files.map((path) => ({ path, name: basename(path).replace(/\.safetensors$/, '') })),
+    {
       tokenSize: cmd.tokenSize,
       granularity: cmd.granularity,
       normalize: cmd.normalize,
       ...(cmd.eps === undefined ? {} : { eps: cmd.eps }),
-    });
-  } catch (err) {
-    // fitTokenizer names checkpoints by index; add the file names.
-    const message = (err as Error).message.replace(
-      /checkpoint (\d+)/g,
-      (m, i: string) => `${m} (${files[Number(i)]})`,
-    );
-    throw new Error(message);
-  }
-  const tokens = checkpoints.map((ckpt, i) => {
-    const t = tokenize(state, ckpt, files[i]!);
-    progress({ stage: 'tokenize', step: i + 1, total: checkpoints.length });
-    return t;
-  });
-  await saveTokenizerState(cmd.out, state);
-  const names = files.map((f) => basename(f).replace(/\.safetensors$/, ''));
-  await writeTokens(join(cmd.out, TOKENS_FILE), tokens, state, { names });
+    },
+    { stateDir: cmd.out, tokensPath: join(cmd.out, TOKENS_FILE) },
+    terminalProgress(),
+  );
 
   const k = cmd.tokenSize;
   const real = state.layout.reduce((sum, e) => sum + e.numel, 0);

@@ -1,12 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readCheckpointsDir } from '@rpg/checkpoint-harvest';
+import { readCheckpointsMeta } from '@rpg/checkpoint-harvest';
 import { type ArtifactRef, type ArtifactStore, type ProgressSink, silentProgress } from '@rpg/core';
 import { z } from 'zod';
 import { tokenizerConfigSchema } from './config.js';
-import { fitTokenizer } from './fit.js';
-import { saveTokenizerState, TOKENS_FILE, writeTokens } from './io.js';
-import { tokenize } from './tokenize.js';
+import { TOKENS_FILE } from './state-file.js';
+import { tokenizeFiles } from './tokenize-files.js';
 
 /** Which run each tokenized checkpoint came from (for one permutation state per run). */
 export const TOKENS_META_FILE = 'tokens-meta.json';
@@ -14,29 +13,25 @@ export const tokensMetaSchema = z.object({ runs: z.array(z.number().int().nonneg
 
 /**
  * The tokenize stage: a `checkpoints` artifact → a `tokens` artifact holding the fitted tokenizer state, the tokens
- * of every checkpoint (`tokens.safetensors`) and their runs (`tokens-meta.json`).
+ * of every checkpoint (`tokens.safetensors`) and their runs (`tokens-meta.json`). Reads one checkpoint at a time.
  */
 export async function tokenizeStage(
   ctx: { store: ArtifactStore; progress?: ProgressSink },
   input: { checkpoints: ArtifactRef; tokenizer: z.input<typeof tokenizerConfigSchema> },
 ): Promise<ArtifactRef> {
   const config = tokenizerConfigSchema.parse(input.tokenizer);
-  const progress = ctx.progress ?? silentProgress;
   return ctx.store.put(
     { kind: 'tokens', stage: 'tokenize', config, inputs: [input.checkpoints] },
     async (dir) => {
       const { dir: src } = await ctx.store.get(input.checkpoints);
-      const { meta, stateDicts } = await readCheckpointsDir(src);
-      const state = fitTokenizer(stateDicts, config);
-      const tokens = stateDicts.map((sd, i) => {
-        const t = tokenize(state, sd, meta.checkpoints[i]!.file);
-        progress({ stage: 'tokenize', step: i + 1, total: stateDicts.length });
-        return t;
-      });
-      await saveTokenizerState(dir, state);
-      await writeTokens(join(dir, TOKENS_FILE), tokens, state, {
-        names: meta.checkpoints.map((c) => c.file),
-      });
+      const meta = await readCheckpointsMeta(src);
+      const files = meta.checkpoints.map((c) => ({ path: join(src, c.file), name: c.file }));
+      await tokenizeFiles(
+        files,
+        config,
+        { stateDir: dir, tokensPath: join(dir, TOKENS_FILE) },
+        ctx.progress ?? silentProgress,
+      );
       await writeFile(
         join(dir, TOKENS_META_FILE),
         `${JSON.stringify({ runs: meta.checkpoints.map((c) => c.run) })}\n`,

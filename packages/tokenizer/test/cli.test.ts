@@ -129,7 +129,7 @@ describe('rpg-tokenizer CLI', () => {
     const mismatch = await cli('tokenize', odd, '--token-size', '4', '--out', join(root, 'x'));
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr).toContain(
-      `checkpoint 1 (${join(odd, 'b.safetensors')}): tensor "7.bias" has shape [11] but checkpoint 0 (${join(odd, 'a.safetensors')}) has [10]`,
+      `${join(odd, 'b.safetensors')}: tensor "7.bias" has shape [11] but ${join(odd, 'a.safetensors')} has [10]`,
     );
 
     const noState = await cli('detokenize', join(root, 'ckpts'), '--out', join(root, 'y'));
