@@ -90,7 +90,8 @@ Options:
   --sampler <name>          ddim (default) | ddpm (all T steps)
   --steps <n>               DDIM steps (default 60; not with ddpm)
   --eta <x>                 DDIM stochasticity, >= 0; 0 is deterministic (default 0.05; not with ddpm)
-  --chunk-size <n>          tokens decoded at once; bounds memory (default 256)
+  --chunk-size <n>          tokens decoded at once; bounds memory (default: as many as keep one activation
+                            of the widest conv under 128 MiB, e.g. 1024 rows of 256 with 128 channels)
   --clip <x>                clip the predicted clean tokens to [-x, x] at every step (default: off)
 `;
 
@@ -191,7 +192,7 @@ const generateArgsSchema = z.object({
   sampler: choice('sampler', ['ddim', 'ddpm']).default('ddim'),
   steps: intAtLeast('steps', 1).optional(),
   eta: nonNegative('eta').optional(),
-  'chunk-size': intAtLeast('chunk-size', 1).default(256),
+  'chunk-size': intAtLeast('chunk-size', 1).optional(),
   clip: positive('clip').optional(),
 });
 type GenerateArgs = z.output<typeof generateArgsSchema>;
@@ -488,7 +489,9 @@ async function runTrain(a: TrainArgs): Promise<void> {
   await harvest.assertFreshOutDir(a.out);
 
   const state = await tokenizer.loadTokenizerState(a.tokens);
-  const tokens = await tokenizer.readTokens(join(a.tokens, tokenizer.TOKENS_FILE), state);
+  // Rows are read from the file at each step: memory does not grow with the number of checkpoints.
+  const tokensPath = join(a.tokens, tokenizer.TOKENS_FILE);
+  const tokens = await tokenizer.TokenRowsFile.open(tokensPath, state);
   const k = state.config.tokenSize;
   const d = a.d ?? k;
   const proto = prototype.prototypeConfigSchema.safeParse({
@@ -521,7 +524,12 @@ async function runTrain(a: TrainArgs): Promise<void> {
   const decoder = { ...dec.data, tokenSize: k, d };
 
   const fingerprint: Fingerprint = {
-    tokens: { count: tokens.count, numTokens: tokens.numTokens, tokenSize: k, sha256: sha256(tokens.tokens) },
+    tokens: {
+      count: tokens.count,
+      numTokens: tokens.numTokens,
+      tokenSize: k,
+      sha256: await core.sha256File(tokensPath),
+    },
     prototype: proto.data,
     decoder,
     lr: a.lr,
@@ -561,7 +569,7 @@ async function runTrain(a: TrainArgs): Promise<void> {
   let gen: Awaited<ReturnType<typeof train.trainGenerator>>;
   try {
     gen = await train.trainGenerator({
-      tokens: tokens.tokens,
+      tokens,
       numCheckpoints: tokens.count,
       positions: tokenizer.tokenPositions(state),
       stateOf,
@@ -594,6 +602,7 @@ async function runTrain(a: TrainArgs): Promise<void> {
     );
   } finally {
     removeHandler();
+    tokens.close();
   }
 
   try {

@@ -11,10 +11,26 @@ export const generateSettingsSchema = z.object({
   /** DDIM steps (DDPM always runs all T). */
   steps: z.number().int().positive().default(60),
   eta: z.number().min(0).default(0.05),
-  /** Tokens decoded at once; bounds memory independently of the network size. */
-  chunkSize: z.number().int().positive().default(256),
+  /**
+   * Tokens decoded at once; bounds memory independently of the network size. Default: as many as keep one
+   * activation of the widest conv under {@link CHUNK_ACTIVATION_VALUES} values ({@link defaultChunkRows}).
+   */
+  chunkSize: z.number().int().positive().max(1_000_000).optional(),
   clip: z.number().positive().optional(),
 });
+
+/** Values one decoder activation of a chunk may hold (rows × k × widest channel): 2²⁵ floats, 128 MiB. */
+export const CHUNK_ACTIVATION_VALUES = 2 ** 25;
+
+/**
+ * Default chunk: the most token rows whose widest activation stays under {@link CHUNK_ACTIVATION_VALUES} (e.g.
+ * 1,024 rows of 256 with 128 channels; 64 rows of 4,096), between 1 and 4,096. Larger chunks amortize the
+ * per-step overhead; the cap keeps generation's memory bounded whatever the network's size.
+ */
+export function defaultChunkRows(tokenSize: number, channels: readonly number[]): number {
+  const rows = Math.floor(CHUNK_ACTIVATION_VALUES / (tokenSize * Math.max(...channels)));
+  return Math.max(1, Math.min(4096, rows));
+}
 
 export interface GenerateOptions extends z.input<typeof generateSettingsSchema> {
   /**
@@ -69,7 +85,8 @@ export async function generate(
     if (!Array.from(options.task).every(Number.isFinite)) throw new Error('the task vector must be finite');
   }
   const taskVector = options.task ? Float32Array.from(options.task) : undefined;
-  const chunks = Math.ceil(L / settings.chunkSize);
+  const chunkSize = settings.chunkSize ?? defaultChunkRows(k, gen.config.decoder.channels);
+  const chunks = Math.ceil(L / chunkSize);
   const root = new Rng(settings.seed);
   const states: number[] = [];
   for (let m = 0; m < settings.count; m++) {
@@ -86,18 +103,19 @@ export async function generate(
     try {
       for (let c = 0; c < chunks; c++) {
         signal?.throwIfAborted();
-        const start = c * settings.chunkSize;
-        const rows = Math.min(settings.chunkSize, L - start);
+        const start = c * chunkSize;
+        const rows = Math.min(chunkSize, L - start);
         const proto = tf.slice(protos, [start, 0], [rows, d]);
         let out: tf.Tensor2D;
+        const predict = decoderPredictor(gen.decoder, proto, schedule);
         try {
-          const predict = decoderPredictor(gen.decoder, proto, schedule);
           const common = { n: rows, k, rng, schedule, clip: settings.clip };
           out =
             settings.sampler === 'ddim'
               ? await sampleDdim(predict, { ...common, steps: settings.steps, eta: settings.eta })
               : await sampleDdpm(predict, common);
         } finally {
+          predict.dispose();
           proto.dispose();
         }
         const values = out.dataSync() as Float32Array;

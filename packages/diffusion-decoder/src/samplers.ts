@@ -26,13 +26,19 @@ export interface DdimOptions extends SamplerOptions {
   eta?: number;
 }
 
-/** The decoder as a noise predictor in eval mode, for a fixed set of prototypes [N, d]. */
+/**
+ * The decoder as a noise predictor in eval mode, for a fixed set of prototypes [N, d]: their conditions are
+ * computed once here and reused at every step. `dispose` frees them.
+ */
 export function decoderPredictor(
   decoder: TokenDecoder,
   proto: tf.Tensor2D,
   schedule: Schedule = defaultSchedule,
-): NoisePredictor {
-  return (xt, t) => decoder.predictNoise(xt, new Array<number>(xt.shape[0]).fill(t), proto, false, schedule);
+): NoisePredictor & { dispose(): void } {
+  const condition = decoder.condition(proto);
+  const predict = (xt: tf.Tensor2D, t: number) =>
+    decoder.predictNoise(xt, new Array<number>(xt.shape[0]).fill(t), condition, false, schedule);
+  return Object.assign(predict, { dispose: () => condition.dispose() });
 }
 
 /** Lets timers and I/O (heartbeats) run between steps. */

@@ -18,9 +18,9 @@ import { prototypeConfigSchema } from '@rpg/recurrent-prototype';
 import { parseTaskDescriptor, type TaskDescriptor, taskVector } from '@rpg/task-embedding';
 import {
   loadTokenizerState,
-  readTokens,
   TOKENS_FILE,
   TOKENS_META_FILE,
+  TokenRowsFile,
   tokenPositions,
   tokensMetaSchema,
 } from '@rpg/tokenizer';
@@ -123,7 +123,6 @@ export async function trainStage(
   return store.put({ kind: 'generator', stage: 'train', config, inputs: [input.tokens] }, async (dir) => {
     const { dir: tokDir } = await store.get(input.tokens);
     const state = await loadTokenizerState(tokDir);
-    const tokens = await readTokens(join(tokDir, TOKENS_FILE), state);
     const { runs } = tokensMetaSchema.parse(
       JSON.parse(await readFile(join(tokDir, TOKENS_META_FILE), 'utf8')),
     );
@@ -143,8 +142,10 @@ export async function trainStage(
       resume = await loadTrainState((await store.get(resumeRef)).dir);
       hooks.onResume?.(resume.step);
     }
+    // Rows are read from the file at each step: memory does not grow with the number of checkpoints.
+    const tokens = await TokenRowsFile.open(join(tokDir, TOKENS_FILE), state);
     const gen = await trainGenerator({
-      tokens: tokens.tokens,
+      tokens,
       numCheckpoints: tokens.count,
       positions: tokenPositions(state),
       stateOf,
@@ -175,7 +176,7 @@ export async function trainStage(
         await writeResumePointer(store, key, ref);
         await hooks.onCheckpoint?.(ref, s.step, s.lossHistory.at(-1) ?? Number.NaN);
       },
-    });
+    }).finally(() => tokens.close());
     try {
       await saveGenerator(dir, gen);
     } finally {

@@ -1,5 +1,6 @@
 import { type ProgressSink, Rng, type RngState, silentProgress, type TensorEntry, tf } from '@rpg/core';
 import { type PrototypeConfig, PrototypeModel, type TokenPosition } from '@rpg/recurrent-prototype';
+import { type TokenRows, tokenRowsInMemory } from '@rpg/tokenizer';
 import { z } from 'zod';
 import { WeightEma } from './ema.js';
 import { diffusionLoss } from './loss.js';
@@ -55,8 +56,11 @@ export const trainSettingsSchema = z.object({
 });
 
 export interface TrainGeneratorOptions {
-  /** Tokens of every checkpoint, [numCheckpoints, L, k] row-major, NaN in padding. */
-  tokens: Float32Array;
+  /**
+   * Tokens of every checkpoint, NaN in padding: [numCheckpoints, L, k] row-major in memory, or rows read on demand
+   * (a tokens file: memory then stays flat in the number of checkpoints). Either gives the same training.
+   */
+  tokens: Float32Array | TokenRows;
   numCheckpoints: number;
   /** One per token row (L entries). */
   positions: TokenPosition[];
@@ -131,9 +135,17 @@ function validate(opts: TrainGeneratorOptions): { config: GeneratorConfig; L: nu
     throw new Error(`numCheckpoints must be a positive integer, got ${opts.numCheckpoints}`);
   }
   if (L < 1) throw new Error('positions is empty: pass the tokenizer’s tokenPositions(state)');
-  if (opts.tokens.length !== opts.numCheckpoints * L * k) {
+  const t = opts.tokens;
+  if (t instanceof Float32Array) {
+    if (t.length !== opts.numCheckpoints * L * k) {
+      throw new Error(
+        `tokens has ${t.length} values, expected numCheckpoints·L·k = ${opts.numCheckpoints}·${L}·${k}`,
+      );
+    }
+  } else if (t.count !== opts.numCheckpoints || t.numTokens !== L || t.tokenSize !== k) {
     throw new Error(
-      `tokens has ${opts.tokens.length} values, expected numCheckpoints·L·k = ${opts.numCheckpoints}·${L}·${k}`,
+      `tokens are [${t.count}, ${t.numTokens}, ${t.tokenSize}], expected [numCheckpoints, L, k] = ` +
+        `[${opts.numCheckpoints}, ${L}, ${k}]`,
     );
   }
   if (opts.stateOf.length !== opts.numCheckpoints) {
@@ -254,7 +266,11 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<Train
       start = r.step;
     }
 
-    const { tokens, numCheckpoints, stateOf } = opts;
+    const { numCheckpoints, stateOf } = opts;
+    const tokens =
+      opts.tokens instanceof Float32Array
+        ? tokenRowsInMemory(opts.tokens, numCheckpoints, L, k)
+        : opts.tokens;
     const { batchSize: B, diffusionBatch: D } = settings;
     const x0 = new Float32Array(D * k);
     const mask = new Float32Array(D * k);
@@ -288,12 +304,11 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<Train
         const b = Math.floor(pair / L);
         const pos = pair - b * L;
         pairRows[p] = slotOf[b]! * L + pos;
-        const src = (ckpts[b]! * L + pos) * k;
-        for (let j = 0; j < k; j++) {
-          const v = tokens[src + j]!;
-          const nan = Number.isNaN(v);
-          x0[p * k + j] = nan ? 0 : v;
-          mask[p * k + j] = nan ? 0 : 1;
+        tokens.readRow(ckpts[b]!, pos, x0, p * k);
+        for (let j = p * k; j < (p + 1) * k; j++) {
+          const nan = Number.isNaN(x0[j]!);
+          if (nan) x0[j] = 0;
+          mask[j] = nan ? 0 : 1;
         }
       }
       for (let p = 0; p < D; p++) tSteps[p] = rng.int(schedule.T);

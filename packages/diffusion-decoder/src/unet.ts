@@ -1,12 +1,11 @@
 import { type Rng, type TensorEntry, tf } from '@rpg/core';
 import { z } from 'zod';
+import { BN_EPSILON, BN_MOMENTUM, batchNormTrain } from './batch-norm.js';
 import { noiseFromPrediction } from './parameterisation.js';
 import { defaultSchedule, type Schedule } from './schedule.js';
 
 /** Size of the sinusoidal step embedding fed to each time MLP (as in the reference). */
 export const TIME_EMBEDDING_SIZE = 256;
-const BN_EPSILON = 1e-5;
-const BN_MOMENTUM = 0.1;
 
 export const decoderConfigSchema = z
   .object({
@@ -83,48 +82,20 @@ export function timestepEmbedding(steps: ArrayLike<number>, size = TIME_EMBEDDIN
   return out;
 }
 
-/**
- * Training-mode BatchNorm over [N, W, C] with its gradient written out
- * (`dx = γ·invStd·(dy − mean(dy) − x̂·mean(dy·x̂))`): tfjs differentiates its batchNorm through many full-size
- * ops, which made BatchNorm cost more than the convolutions. Returns the batch statistics (kept, no gradient).
- */
-function batchNormTrain(
-  x: tf.Tensor3D,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-): { y: tf.Tensor3D; mean: tf.Tensor; variance: tf.Tensor } {
-  let mean: tf.Tensor | undefined;
-  let variance: tf.Tensor | undefined;
-  const count = x.shape[0] * x.shape[1];
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xIn, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const moments = tf.moments(xIn, [0, 1]);
-    mean = tf.keep(moments.mean);
-    variance = tf.keep(moments.variance);
-    const invStd = tf.rsqrt(tf.add(moments.variance, BN_EPSILON));
-    const xHat = tf.mul(tf.sub(xIn, moments.mean), invStd);
-    save([xHat, invStd, g]);
-    return {
-      value: tf.add(tf.mul(xHat, g), b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xHatS, invStdS, gS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const dBeta = tf.sum(dy, [0, 1]);
-        const dGamma = tf.sum(tf.mul(dy, xHatS), [0, 1]);
-        const centred = tf.sub(dy, tf.div(dBeta, count));
-        const dx = tf.mul(tf.sub(centred, tf.mul(xHatS, tf.div(dGamma, count))), tf.mul(gS, invStdS));
-        return [dx, dGamma, dBeta];
-      },
-    };
-  });
-  const y = op(x, gamma, beta) as tf.Tensor3D;
-  return { y, mean: mean!, variance: variance! };
-}
-
 /** A variable initialised from `initial`, which is disposed (the variable keeps its own reference to the data). */
 function ownedVariable(initial: tf.Tensor, trainable: boolean, name: string): tf.Variable {
   const v = tf.variable(initial, trainable, name);
   initial.dispose();
   return v;
+}
+
+/** The prototypes' conditions for one set of tokens (see {@link TokenDecoder.condition}). */
+export interface DecoderCondition {
+  /** N: tokens the condition is for. */
+  rows: number;
+  /** One [N, k, 1] per conv group. */
+  conds: tf.Tensor3D[];
+  dispose(): void;
 }
 
 interface ConvLayer {
@@ -212,7 +183,8 @@ export class TokenDecoder {
   }
 
   /**
-   * Predicted noise ε̂(x_t, t, prototype): `xt` [N, k], `t` N integer steps (tensor or array), `proto` [N, d] → [N, k].
+   * Predicted noise ε̂(x_t, t, prototype): `xt` [N, k], `t` N integer steps (tensor or array), `proto` [N, d] (or
+   * its {@link condition}, computed once for many calls) → [N, k].
    * With `training`, BatchNorm normalizes with the batch statistics and updates the running ones
    * (momentum 0.1, unbiased variance, as PyTorch); otherwise it uses the running statistics. For an x₀- or
    * v-predicting decoder the output is converted to ε̂ with `schedule`.
@@ -220,7 +192,7 @@ export class TokenDecoder {
   predictNoise(
     xt: tf.Tensor2D,
     t: tf.Tensor1D | ArrayLike<number>,
-    proto: tf.Tensor2D,
+    proto: tf.Tensor2D | DecoderCondition,
     training: boolean,
     schedule: Schedule = defaultSchedule,
   ): tf.Tensor2D {
@@ -233,39 +205,41 @@ export class TokenDecoder {
   }
 
   /**
+   * The prototypes' additive conditions `c_i = Linear_i(d→k)(prototype)`, one [N, k, 1] per conv group. They do not
+   * depend on the noisy token or the step, so a sampler computes them once per chunk of tokens and passes them to
+   * every step. Dispose the result when done.
+   */
+  condition(proto: tf.Tensor2D): DecoderCondition {
+    const { d } = this.config;
+    if (proto.shape[1] !== d) throw new Error(`condition: proto is [${proto.shape}], expected [N, ${d}]`);
+    const conds = tf.tidy(() => this.conditionTensors(proto));
+    return { rows: proto.shape[0], conds, dispose: () => tf.dispose(conds) };
+  }
+
+  /**
    * The network's raw output for noisy tokens — ε̂, x̂₀ or v̂ according to `config.prediction`; arguments as
    * for `predictNoise`.
    */
   forward(
     xt: tf.Tensor2D,
     t: tf.Tensor1D | ArrayLike<number>,
-    proto: tf.Tensor2D,
+    proto: tf.Tensor2D | DecoderCondition,
     training: boolean,
   ): tf.Tensor2D {
     const { tokenSize: k, d } = this.config;
     const n = xt.shape[0];
     if (xt.shape[1] !== k) throw new Error(`forward: xt is [${xt.shape}], expected [N, ${k}]`);
-    if (proto.shape[0] !== n || proto.shape[1] !== d) {
-      throw new Error(`forward: proto is [${proto.shape}], expected [${n}, ${d}]`);
+    const given = proto instanceof tf.Tensor ? undefined : proto;
+    const shape = proto instanceof tf.Tensor ? proto.shape : [proto.rows, d];
+    if (shape[0] !== n || shape[1] !== d) {
+      throw new Error(`forward: proto is [${shape}], expected [${n}, ${d}]`);
     }
     const steps = t instanceof tf.Tensor ? t.dataSync() : t;
     if (steps.length !== n) throw new Error(`forward: ${steps.length} steps for ${n} tokens`);
     const G = this.groups;
     return tf.tidy(() => {
-      const emb = tf.tensor2d(timestepEmbedding(steps), [n, TIME_EMBEDDING_SIZE]);
-      const h = tf.add(tf.matMul(emb, this.fc1Weight), this.fc1Bias);
-      const hAct = tf.mul(h, tf.sigmoid(h)); // SiLU
-      const hG = tf.transpose(tf.reshape(hAct, [n, G, k]), [1, 0, 2]); // [G, N, k]
-      const timeAll = tf.add(tf.matMul(hG, this.fc2Weight as tf.Tensor3D), this.fc2Bias); // [G, N, k]
-      const condAll = tf.transpose(
-        tf.reshape(tf.add(tf.matMul(proto, this.condWeight), this.condBias), [n, G, k]),
-        [1, 0, 2],
-      ); // [G, N, k]
-      const times =
-        G === 1 ? [tf.reshape(timeAll, [n, k, 1])] : tf.unstack(timeAll).map((x) => tf.reshape(x, [n, k, 1]));
-      const conds =
-        G === 1 ? [tf.reshape(condAll, [n, k, 1])] : tf.unstack(condAll).map((x) => tf.reshape(x, [n, k, 1]));
-
+      const times = this.timeTensors(steps);
+      const conds = given?.conds ?? this.conditionTensors(proto as tf.Tensor2D);
       let x = tf.reshape(xt, [n, k, 1]) as tf.Tensor3D;
       const skips = new Map<number, tf.Tensor3D>();
       this.convs.forEach((layer, i) => {
@@ -286,6 +260,41 @@ export class TokenDecoder {
       });
       return tf.reshape(x, [n, k]) as tf.Tensor2D;
     });
+  }
+
+  /** Per conv group, `c = Linear(d→k)(prototype)` as [N, k, 1] (stacked weights: one matmul for all groups). */
+  private conditionTensors(proto: tf.Tensor2D): tf.Tensor3D[] {
+    const { tokenSize: k } = this.config;
+    const n = proto.shape[0];
+    const G = this.groups;
+    const condAll = tf.transpose(
+      tf.reshape(tf.add(tf.matMul(proto, this.condWeight), this.condBias), [n, G, k]),
+      [1, 0, 2],
+    ); // [G, N, k]
+    return G === 1
+      ? [tf.reshape(condAll, [n, k, 1])]
+      : tf.unstack(condAll).map((x) => tf.reshape(x, [n, k, 1]) as tf.Tensor3D);
+  }
+
+  /**
+   * Per conv group, the step MLP `t = MLP(sinusoid₂₅₆(step))` as [N, k, 1] — or as [1, k, 1], broadcast over the
+   * tokens, when every token is at the same step (each sampler step): then it costs one row, not N.
+   */
+  private timeTensors(steps: ArrayLike<number>): tf.Tensor3D[] {
+    const { tokenSize: k } = this.config;
+    const G = this.groups;
+    const first = steps[0];
+    const shared = Array.prototype.every.call(steps, (s: number) => s === first);
+    const rows = shared ? [first!] : steps;
+    const m = rows.length;
+    const emb = tf.tensor2d(timestepEmbedding(rows), [m, TIME_EMBEDDING_SIZE]);
+    const h = tf.add(tf.matMul(emb, this.fc1Weight), this.fc1Bias);
+    const hAct = tf.mul(h, tf.sigmoid(h)); // SiLU
+    const hG = tf.transpose(tf.reshape(hAct, [m, G, k]), [1, 0, 2]); // [G, m, k]
+    const timeAll = tf.add(tf.matMul(hG, this.fc2Weight as tf.Tensor3D), this.fc2Bias); // [G, m, k]
+    return G === 1
+      ? [tf.reshape(timeAll, [m, k, 1])]
+      : tf.unstack(timeAll).map((x) => tf.reshape(x, [m, k, 1]) as tf.Tensor3D);
   }
 
   private batchNorm(y: tf.Tensor3D, bn: NonNullable<ConvLayer['bn']>, training: boolean): tf.Tensor3D {

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBackend, tf } from '@rpg/core';
+import { TokenRowsFile, writeTokens } from '@rpg/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../src/generate.js';
 import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from '../src/io.js';
@@ -148,6 +149,26 @@ describe('resume', () => {
     const other = await trainGenerator(options({ ...small, seed: 8 }));
     expect(other.decoder.weights()).not.toEqual(straight.decoder.weights());
     for (const g of [straight, resumed, other]) disposeGenerator(g);
+  });
+
+  it('reads token rows from a tokens file (out of core) with the same result as rows in memory', async () => {
+    const path = join(dir, 'toy-tokens.safetensors');
+    const rows = Array.from({ length: 8 }, (_, c) => toy.tokens.subarray(c * toy.L * k, (c + 1) * toy.L * k));
+    const config = { tokenSize: k, granularity: 'layer' as const, eps: 1e-8, normalize: true };
+    await writeTokens(path, rows, { numTokens: toy.L, config });
+    const file = await TokenRowsFile.open(path);
+    const small = { steps: 6, diffusionBatch: 64 };
+    const fromFile = await trainGenerator(options({ ...small, tokens: file })).finally(() => file.close());
+    const inMemory = await trainGenerator(options(small));
+    expect(fromFile.lossHistory).toEqual(inMemory.lossHistory);
+    expect(fromFile.decoder.weights()).toEqual(inMemory.decoder.weights());
+    expect(fromFile.prototype.weights()).toEqual(inMemory.prototype.weights());
+    for (const g of [fromFile, inMemory]) disposeGenerator(g);
+    const wrongShape = await TokenRowsFile.open(path);
+    await expect(
+      trainGenerator(options({ ...small, numCheckpoints: 4, stateOf: [0, 1, 2, 3], tokens: wrongShape })),
+    ).rejects.toThrow(/tokens are \[8, \d+, 32\], expected \[numCheckpoints, L, k\] = \[4, /);
+    wrongShape.close();
   });
 
   it('stops between steps when aborted, and rejects bad inputs with clear messages', async () => {

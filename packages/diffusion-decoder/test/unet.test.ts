@@ -34,6 +34,36 @@ describe('TokenDecoder', () => {
     dec.dispose();
   });
 
+  it('computes the step MLP once when every token shares its step, and a precomputed condition, with the same outputs', () => {
+    for (const conditioning of ['per-layer', 'shared'] as const) {
+      for (const prediction of ['epsilon', 'v'] as const) {
+        const dec = new TokenDecoder({ ...small, conditioning, prediction }, new Rng(5));
+        const { xt, proto } = inputs(6, 7, 16, 8);
+        // Reference: the per-token path, taken when the batch mixes steps (rows are independent in eval mode).
+        const extra = inputs(7, 1, 16, 8);
+        const mixed = dec.predictNoise(
+          tf.concat([xt, extra.xt]) as tf.Tensor2D,
+          [...new Array(7).fill(321), 5],
+          tf.concat([proto, extra.proto]) as tf.Tensor2D,
+          false,
+        );
+        const perToken = Array.from(mixed.dataSync().slice(0, 7 * 16));
+        const shared = dec.predictNoise(xt, new Array(7).fill(321), proto, false);
+        const condition = dec.condition(proto);
+        const cached = dec.predictNoise(xt, new Array(7).fill(321), condition, false);
+        const a = Array.from(shared.dataSync());
+        for (let i = 0; i < a.length; i++) expect(a[i]!).toBeCloseTo(perToken[i]!, 5);
+        expect(Array.from(cached.dataSync())).toEqual(a);
+        expect(() => dec.predictNoise(tf.slice(xt, 0, 3), [1, 1, 1], condition, false)).toThrow(
+          /proto is \[7,8\], expected \[3, 8\]/,
+        );
+        condition.dispose();
+        tf.dispose([mixed, shared, cached, xt, proto, extra.xt, extra.proto]);
+        dec.dispose();
+      }
+    }
+  });
+
   it('accepts the steps as an int tensor too', () => {
     const dec = new TokenDecoder(small, new Rng(1));
     const { xt, proto, t } = inputs(2, 3, 16, 8);

@@ -64,7 +64,7 @@ export class TokensWriter {
   /** Opens `path` for `count` checkpoints tokenized by `state`; `names` (one per checkpoint) go into the metadata. */
   static async open(
     path: string,
-    state: TokenizerState,
+    state: Pick<TokenizerState, 'numTokens' | 'config'>,
     count: number,
     options: { names?: string[] } = {},
   ): Promise<TokensWriter> {
@@ -131,7 +131,7 @@ export class TokensWriter {
 export async function writeTokens(
   path: string,
   tokens: Float32Array[],
-  state: TokenizerState,
+  state: Pick<TokenizerState, 'numTokens' | 'config'>,
   options: { names?: string[] } = {},
 ): Promise<void> {
   const writer = await TokensWriter.open(path, state, tokens.length, options);
