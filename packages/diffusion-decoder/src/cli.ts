@@ -91,7 +91,7 @@ Options:
   --steps <n>               DDIM steps (default 60; not with ddpm)
   --eta <x>                 DDIM stochasticity, >= 0; 0 is deterministic (default 0.05; not with ddpm)
   --chunk-size <n>          tokens decoded at once; bounds memory (default: as many as keep one activation
-                            of the widest conv under 128 MiB, e.g. 1024 rows of 256 with 128 channels)
+                            of the widest conv under 64 MiB, e.g. 512 rows of 256 with 128 channels)
   --clip <x>                clip the predicted clean tokens to [-x, x] at every step (default: off)
 `;
 
@@ -255,7 +255,7 @@ function validate<S extends z.ZodType>(schema: S, values: unknown, command: stri
 
 /** The library, imported only when a command runs (it loads tfjs). */
 async function library() {
-  const [core, tokenizer, harvest, prototype, io, train, gen, unet, sink] = await Promise.all([
+  const [core, tokenizer, harvest, prototype, io, train, gen, unet, sink, checks] = await Promise.all([
     import('@rpg/core'),
     import('@rpg/tokenizer'),
     import('@rpg/checkpoint-harvest'),
@@ -265,8 +265,9 @@ async function library() {
     import('./generate.js'),
     import('./unet.js'),
     import('./checkpoint-sink.js'),
+    import('./trained-on.js'),
   ]);
-  return { core, tokenizer, harvest, prototype, io, train, gen, unet, sink };
+  return { core, tokenizer, harvest, prototype, io, train, gen, unet, sink, checks };
 }
 type Library = Awaited<ReturnType<typeof library>>;
 
@@ -572,6 +573,7 @@ async function runTrain(a: TrainArgs): Promise<void> {
       tokens,
       numCheckpoints: tokens.count,
       positions: tokenizer.tokenPositions(state),
+      tokenizer: tokenizer.tokenizerFingerprint(state),
       stateOf,
       numStates,
       prototype: proto.data,
@@ -655,41 +657,17 @@ async function runGenerate(a: GenerateArgs): Promise<void> {
     throw new UsageError('--out must be a new directory, outside --generator and --tokens', 'generate');
   }
   const lib = await library();
-  const { core, tokenizer, harvest, io, train, gen: generation, sink: sinks } = lib;
+  const { core, tokenizer, harvest, io, train, gen: generation, sink: sinks, checks } = lib;
   await harvest.assertFreshOutDir(a.out);
   const state = await tokenizer.loadTokenizerState(a.tokens);
   await core.loadBackend();
   const gen = await io.loadGenerator(a.generator);
   try {
     const { config } = gen;
-    const k = state.config.tokenSize;
-    const positions = tokenizer.tokenPositions(state);
-    const same =
-      config.decoder.tokenSize === k &&
-      config.positions.length === positions.length &&
-      positions.every((p, i) => {
-        const q = config.positions[i]!;
-        return (
-          p.layerIndex === q.layerIndex &&
-          p.indexInLayer === q.indexInLayer &&
-          p.layerTokens === q.layerTokens
-        );
-      });
-    if (!same) {
-      throw new UsageError(
-        `the generator in ${a.generator} makes ${config.positions.length} tokens of size ${config.decoder.tokenSize}, ` +
-          `laid out differently from the tokenizer in ${a.tokens} (${positions.length} tokens of size ${k}); ` +
-          'pass the --tokens directory the generator was trained on',
-        'generate',
-      );
-    }
-    const trainedOn = await readTrainingInfo(a.generator);
-    const tokenizerHash = await fileSha256(join(a.tokens, tokenizer.STATE_FILE));
-    if (trainedOn?.tokenizerSha256 && trainedOn.tokenizerSha256 !== tokenizerHash) {
-      process.stderr.write(
-        `warning: ${join(a.tokens, tokenizer.STATE_FILE)} differs from the tokenizer the generator was trained with ` +
-          `(${trainedOn.tokens ?? 'unknown'}); the layout matches but the normalization may not\n`,
-      );
+    try {
+      checks.checkTrainedOn(gen, state, `in ${a.tokens}`);
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message} (--tokens)`, 'generate');
     }
     const steps = a.sampler === 'ddim' ? (a.steps ?? 60) : undefined;
     if (steps !== undefined && steps > config.schedule.T) {
@@ -767,7 +745,7 @@ async function readTrainingInfo(dir: string): Promise<z.output<typeof trainingIn
 // ---------------------------------------------------------------- inspect
 
 async function runInspect(dir: string): Promise<void> {
-  const { core, io, train } = await library();
+  const { core, io, train, gen: generation } = await library();
   await core.loadBackend();
   const gen = await io.loadGenerator(dir);
   try {
@@ -809,7 +787,17 @@ async function runInspect(dir: string): Promise<void> {
           (t.seconds === undefined ? '' : `, ${t.seconds.toFixed(1)} s`),
       );
     }
+    const broken = generation.nonFiniteWeights(gen);
+    lines.push(
+      broken.length === 0 ? 'weights: all finite' : `weights: NOT FINITE in ${broken.length} tensors`,
+    );
     process.stdout.write(`${lines.join('\n')}\n`);
+    if (broken.length > 0) {
+      throw new Error(
+        `${dir}: the generator's weights hold NaN or infinite values (${broken.slice(0, 5).join(', ')}` +
+          `${broken.length > 5 ? ', …' : ''}); it cannot generate. Train it again`,
+      );
+    }
   } finally {
     train.disposeGenerator(gen);
   }

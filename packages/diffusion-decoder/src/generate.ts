@@ -5,12 +5,12 @@ import { linearSchedule } from './schedule.js';
 import type { TrainedGenerator } from './train-generator.js';
 
 export const generateSettingsSchema = z.object({
-  count: z.number().int().positive(),
+  count: z.number().int().positive().max(100_000),
   seed: z.number().int(),
   sampler: z.enum(['ddim', 'ddpm']).default('ddim'),
   /** DDIM steps (DDPM always runs all T). */
-  steps: z.number().int().positive().default(60),
-  eta: z.number().min(0).default(0.05),
+  steps: z.number().int().positive().max(100_000).default(60),
+  eta: z.number().min(0).max(1).default(0.05),
   /**
    * Tokens decoded at once; bounds memory independently of the network size. Default: as many as keep one
    * activation of the widest conv under {@link CHUNK_ACTIVATION_VALUES} values ({@link defaultChunkRows}).
@@ -19,12 +19,15 @@ export const generateSettingsSchema = z.object({
   clip: z.number().positive().optional(),
 });
 
-/** Values one decoder activation of a chunk may hold (rows × k × widest channel): 2²⁵ floats, 128 MiB. */
-export const CHUNK_ACTIVATION_VALUES = 2 ** 25;
+/**
+ * Values one decoder activation of a chunk may hold (rows × k × widest channel): 2²⁴ floats, 64 MiB; sampling
+ * holds a few such activations at once.
+ */
+export const CHUNK_ACTIVATION_VALUES = 2 ** 24;
 
 /**
  * Default chunk: the most token rows whose widest activation stays under {@link CHUNK_ACTIVATION_VALUES} (e.g.
- * 1,024 rows of 256 with 128 channels; 64 rows of 4,096), between 1 and 4,096. Larger chunks amortize the
+ * 512 rows of 256 with 128 channels; 32 rows of 4,096), between 1 and 4,096. Larger chunks amortize the
  * per-step overhead; the cap keeps generation's memory bounded whatever the network's size.
  */
 export function defaultChunkRows(tokenSize: number, channels: readonly number[]): number {
@@ -47,6 +50,21 @@ export interface GenerateOptions extends z.input<typeof generateSettingsSchema> 
   task?: ArrayLike<number>;
   progress?: ProgressSink;
   signal?: AbortSignal;
+}
+
+/** Names of the generator's weights that hold a NaN or ±Infinity (a diverged or damaged generator). */
+export function nonFiniteWeights(gen: TrainedGenerator): string[] {
+  const bad: string[] = [];
+  const parts = [
+    ['prototype', gen.prototype.weights()],
+    ['decoder', gen.decoder.weights()],
+  ] as const;
+  for (const [part, weights] of parts) {
+    for (const [name, entry] of weights) {
+      if (!(entry.data as Float32Array).every(Number.isFinite)) bad.push(`${part}.${name}`);
+    }
+  }
+  return bad;
 }
 
 /**
@@ -85,6 +103,14 @@ export async function generate(
     if (!Array.from(options.task).every(Number.isFinite)) throw new Error('the task vector must be finite');
   }
   const taskVector = options.task ? Float32Array.from(options.task) : undefined;
+  const broken = nonFiniteWeights(gen);
+  if (broken.length > 0) {
+    throw new Error(
+      `the generator's weights are not finite (NaN or infinite values in ${broken.slice(0, 3).join(', ')}` +
+        `${broken.length > 3 ? ` and ${broken.length - 3} more` : ''}): it would generate NaN models. ` +
+        'Train it again (a lower learning rate if its loss diverged)',
+    );
+  }
   const chunkSize = settings.chunkSize ?? defaultChunkRows(k, gen.config.decoder.channels);
   const chunks = Math.ceil(L / chunkSize);
   const root = new Rng(settings.seed);

@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, type RngState, readSafetensorsFile, type TensorEntry, writeSafetensorsFile } from '@rpg/core';
+import { tokenizerFingerprintSchema } from '@rpg/tokenizer';
 import { z } from 'zod';
 import { scheduleConfigSchema } from './schedule.js';
 import {
@@ -32,6 +33,7 @@ const generatorConfigSchema = z.object({
   schedule: scheduleConfigSchema,
   positions: z.array(positionSchema).min(1),
   numStates: z.number().int().positive(),
+  tokenizer: tokenizerFingerprintSchema.optional(),
 });
 
 const generatorFileSchema = z.object({

@@ -21,6 +21,7 @@ import {
   TOKENS_FILE,
   TOKENS_META_FILE,
   TokenRowsFile,
+  tokenizerFingerprint,
   tokenPositions,
   tokensMetaSchema,
 } from '@rpg/tokenizer';
@@ -30,6 +31,7 @@ import { generate, generateSettingsSchema } from './generate.js';
 import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from './io.js';
 import { checkpointsOfTokens, seedStates, tasksOf } from './task-conditioning.js';
 import { disposeGenerator, type TrainState, trainGenerator } from './train-generator.js';
+import { checkTrainedOn } from './trained-on.js';
 import { decoderConfigSchema } from './unet.js';
 
 export interface StageContext {
@@ -56,10 +58,12 @@ export const trainStageConfigSchema = z
         for (const issue of r.error?.issues ?? [])
           ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
       }),
-    steps: z.number().int().positive(),
-    lr: z.number().positive(),
-    batchSize: z.number().int().positive(),
-    diffusionBatch: z.number().int().positive(),
+    // Upper bounds keep a typo from running for days or allocating the machine away (the paper trains for
+    // at most 120k steps, batch 16, diffusion batch 1,024).
+    steps: z.number().int().positive().max(10_000_000),
+    lr: z.number().positive().max(1),
+    batchSize: z.number().int().positive().max(4096),
+    diffusionBatch: z.number().int().positive().max(65_536),
     seed: z.number().int().nonnegative(),
     weightDecay: z.number().min(0).default(0),
     /** Decay of the weight EMA the generator ends with (0: the last weights). */
@@ -70,7 +74,7 @@ export const trainStageConfigSchema = z
      */
     states: z.enum(['run', 'checkpoint', 'seed']).default('run'),
     /** Save a resume checkpoint into the store every this many steps (0: never). */
-    checkpointEvery: z.number().int().min(0).default(250),
+    checkpointEvery: z.number().int().min(0).max(10_000_000).default(250),
   })
   .strict();
 export type TrainStageConfig = z.output<typeof trainStageConfigSchema>;
@@ -90,13 +94,35 @@ function resumePointer(store: ArtifactStore, key: string): string {
   return join(store.root, 'resume', `${key}.json`);
 }
 
+/**
+ * The latest resume checkpoint of a training run, if one was recorded. A pointer that cannot be read, or that
+ * names an artifact the store does not hold, is an error: silently starting again from step 0 would throw away
+ * the work it points to.
+ */
 async function readResumePointer(store: ArtifactStore, key: string): Promise<ArtifactRef | undefined> {
+  const path = resumePointer(store, key);
+  let text: string;
   try {
-    const ref = artifactRefSchema.parse(JSON.parse(await readFile(resumePointer(store, key), 'utf8')));
-    return (await store.has(ref)) ? ref : undefined;
-  } catch {
-    return undefined;
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
+  const damaged = (why: string) =>
+    new Error(
+      `the resume pointer ${path} ${why}. Delete it to train again from step 0, or restore it to continue ` +
+        'from its checkpoint',
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw damaged('is not valid JSON');
+  }
+  const ref = artifactRefSchema.safeParse(raw);
+  if (!ref.success) throw damaged('is not an artifact reference');
+  if (!(await store.has(ref.data))) throw damaged(`names ${ref.data.uri}, which the store does not hold`);
+  return ref.data;
 }
 
 async function writeResumePointer(store: ArtifactStore, key: string, ref: ArtifactRef): Promise<void> {
@@ -148,6 +174,7 @@ export async function trainStage(
       tokens,
       numCheckpoints: tokens.count,
       positions: tokenPositions(state),
+      tokenizer: tokenizerFingerprint(state),
       stateOf,
       ...(tasks ? { tasks } : {}),
       prototype: config.prototype,
@@ -217,6 +244,12 @@ export async function generateStage(
     async (dir) => {
       const state = await loadTokenizerState((await store.get(input.tokens)).dir);
       const gen = await loadGenerator((await store.get(input.generator)).dir);
+      try {
+        checkTrainedOn(gen, state, `of ${input.tokens.uri}`);
+      } catch (err) {
+        disposeGenerator(gen);
+        throw err;
+      }
       const meta: CheckpointsMeta = {
         format: 'rpg-checkpoints',
         version: 1,

@@ -1,6 +1,6 @@
 import { type ProgressSink, Rng, type RngState, silentProgress, type TensorEntry, tf } from '@rpg/core';
 import { type PrototypeConfig, PrototypeModel, type TokenPosition } from '@rpg/recurrent-prototype';
-import { type TokenRows, tokenRowsInMemory } from '@rpg/tokenizer';
+import { type TokenizerFingerprint, type TokenRows, tokenRowsInMemory } from '@rpg/tokenizer';
 import { z } from 'zod';
 import { WeightEma } from './ema.js';
 import { diffusionLoss } from './loss.js';
@@ -18,6 +18,8 @@ export interface GeneratorConfig {
   positions: TokenPosition[];
   /** Number of permutation states (rows of the state embedding). */
   numStates: number;
+  /** The tokenizer the generator was trained on, so generation can refuse the tokens of another. */
+  tokenizer?: TokenizerFingerprint;
 }
 
 /** The recurrent prototype model and the token decoder, trained together. */
@@ -68,6 +70,8 @@ export interface TrainGeneratorOptions {
   stateOf: number[];
   /** Defaults to max(stateOf) + 1. */
   numStates?: number;
+  /** The tokenizer of `tokens`, recorded in the generator (see {@link GeneratorConfig.tokenizer}). */
+  tokenizer?: TokenizerFingerprint;
   /**
    * Task conditioning (requires `prototype.task`): `vectors` holds each distinct task's vector
    * (`prototype.task.inputDim` values), `of[i]` the task of checkpoint i. The prototypes then depend on the
@@ -173,6 +177,7 @@ function validate(opts: TrainGeneratorOptions): { config: GeneratorConfig; L: nu
       schedule,
       positions: opts.positions,
       numStates,
+      ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
     },
     L,
     k,

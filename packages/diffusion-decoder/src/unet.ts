@@ -244,15 +244,27 @@ export class TokenDecoder {
       const skips = new Map<number, tf.Tensor3D>();
       this.convs.forEach((layer, i) => {
         const skip = skips.get(i);
-        if (skip) x = tf.add(x, skip) as tf.Tensor3D;
-        const g = G === 1 ? 0 : i;
-        const input = tf.mul(tf.add(x, conds[g]!), times[g]!) as tf.Tensor3D;
-        let y = tf.conv1d(input, layer.weight as tf.Tensor3D, 1, 'same');
-        if (layer.bn) {
-          y = this.batchNorm(y, layer.bn, training);
-          y = tf.elu(y);
-        } else if (layer.bias) {
-          y = tf.add(y, layer.bias) as tf.Tensor3D;
+        const layerIn = x;
+        const run = () => {
+          const g = G === 1 ? 0 : i;
+          const summed = skip ? tf.add(layerIn, skip) : layerIn;
+          const input = tf.mul(tf.add(summed, conds[g]!), times[g]!) as tf.Tensor3D;
+          let y = tf.conv1d(input, layer.weight as tf.Tensor3D, 1, 'same');
+          if (layer.bn) {
+            y = this.batchNorm(y, layer.bn, training);
+            y = tf.elu(y);
+          } else if (layer.bias) {
+            y = tf.add(y, layer.bias) as tf.Tensor3D;
+          }
+          return y;
+        };
+        // Training keeps every activation for the gradient. Sampling frees each layer's intermediates as it
+        // goes, and its input once no later layer needs it: peak memory is a few activations, not all of them.
+        const y = training ? run() : tf.tidy(run);
+        if (!training) {
+          if (![...skips.values()].includes(layerIn)) layerIn.dispose();
+          skip?.dispose();
+          skips.delete(i);
         }
         const target = this.skipTarget(i);
         if (target !== undefined) skips.set(target, y);

@@ -17,8 +17,8 @@ export type Granularity = z.infer<typeof granularitySchema>;
 
 export const tokenizerConfigSchema = z
   .object({
-    /** Values per token (k). */
-    tokenSize: z.number().int().positive(),
+    /** Values per token (k); at most 65,536 (the paper's largest generator uses 16,384). */
+    tokenSize: z.number().int().positive().max(65_536),
     /**
      * How tensors are cut into tokens:
      * - `layer`: each tensor flattened row-major and padded with NaN to a multiple of k (the method's default);

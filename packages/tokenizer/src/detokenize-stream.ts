@@ -4,6 +4,11 @@ import type { LayerLayout, TensorStats, TokenizerState } from './state.js';
 import { stateStructure } from './tokenize.js';
 import { decodeRun } from './transform.js';
 
+/** A generated model whose parameters are not all finite: it is refused, never written. */
+export class NonFiniteError extends Error {
+  override readonly name = 'NonFiniteError';
+}
+
 /**
  * Detokenizes one checkpoint straight into its safetensors file as token rows arrive, so neither the tokens nor
  * the tensors of a whole network are ever held: memory is bounded by the chunk handed to `writeRows`. The file
@@ -60,6 +65,15 @@ export class DetokenizingWriter {
         if (lo >= hi) continue;
         const decoded = new Float32Array(hi - lo);
         decodeRun(values, lo - from, hi - lo, decoded, 0, stats, entry.transform);
+        const bad = decoded.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) {
+          await this.abort();
+          throw new NonFiniteError(
+            `${this.writer.path}: tensor "${entry.name}" would get a non-finite value (${decoded[bad]}) at flat ` +
+              `index ${s.source + (lo - s.start) + bad}; nothing was written. The generator produced NaN or ` +
+              'infinite tokens: check its weights (rpg-diffusion-decoder inspect) and its training loss',
+          );
+        }
         await this.writer.write(entry.name, s.source + (lo - s.start), decoded);
       }
     }

@@ -1,6 +1,7 @@
 export * from './checks.js';
 export * from './config.js';
 export * from './detokenize-stream.js';
+export * from './fingerprint.js';
 export * from './fit.js';
 export * from './layout.js';
 export * from './stage.js';
