@@ -1,7 +1,8 @@
 // Sequence-length benchmark: one generator training step (the prototype model over the full sequence, then the
 // decoder on the diffusion batch) for each sequence model at several token counts L, on seeded synthetic tokens.
 // Each (model, L) runs in its own child process so that its peak RSS is its own. Per case: median ms/step after a
-// warm-up step, the peak RSS, and the scaling exponent between lengths (1 = linear in L, 2 = quadratic).
+// warm-up step (and the fastest step: on a shared machine the least disturbed one), the peak RSS, and the scaling
+// exponent between lengths (1 = linear in L, 2 = quadratic), from the medians and from the fastest steps.
 // Last line: one JSON object.
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -67,6 +68,7 @@ interface CaseResult {
   L: number;
   /** Median ms per training step, or null when the case did not run. */
   msPerStep: number | null;
+  minMs?: number;
   stepMs?: number[];
   peakRssMB?: number;
   /** RSS before training (backend and tokens loaded). */
@@ -115,6 +117,7 @@ async function runCase(model: Model, L: number): Promise<CaseResult> {
       model,
       L,
       msPerStep: median(stepMs),
+      minMs: Math.min(...stepMs),
       stepMs: stepMs.map((x) => Math.round(x)),
       peakRssMB: mb(process.resourceUsage().maxRSS),
       baseRssMB,
@@ -149,15 +152,13 @@ function spawnCase(model: Model, L: number): CaseResult {
 }
 
 /** log(ms₂/ms₁) / log(L₂/L₁) between consecutive lengths that both ran: 1 is linear in L, 2 quadratic. */
-function exponents(rows: CaseResult[]): Record<string, number | null> {
+function exponents(rows: CaseResult[], ms: (c: CaseResult) => number | null | undefined) {
   const out: Record<string, number | null> = {};
   for (let i = 1; i < rows.length; i++) {
     const a = rows[i - 1]!;
     const b = rows[i]!;
-    out[`${a.L}->${b.L}`] =
-      a.msPerStep && b.msPerStep
-        ? Number((Math.log(b.msPerStep / a.msPerStep) / Math.log(b.L / a.L)).toFixed(2))
-        : null;
+    const [ma, mb] = [ms(a), ms(b)];
+    out[`${a.L}->${b.L}`] = ma && mb ? Number((Math.log(mb / ma) / Math.log(b.L / a.L)).toFixed(2)) : null;
   }
   return out;
 }
@@ -169,7 +170,14 @@ async function main(): Promise<void> {
     return;
   }
   const sorted = [...lengths].sort((a, b) => a - b);
-  const summary: Record<string, { cases: CaseResult[]; exponent: Record<string, number | null> }> = {};
+  const summary: Record<
+    string,
+    {
+      cases: CaseResult[];
+      exponent: Record<string, number | null>;
+      exponentMin: Record<string, number | null>;
+    }
+  > = {};
   for (const model of models) {
     const cases: CaseResult[] = [];
     for (const L of sorted) {
@@ -179,11 +187,15 @@ async function main(): Promise<void> {
         `${model.padEnd(12)} L ${String(L).padStart(6)}  ` +
           (c.msPerStep === null
             ? `not run: ${c.error}`
-            : `${c.msPerStep.toFixed(0).padStart(7)} ms/step  peak RSS ${c.peakRssMB} MB ` +
+            : `${c.msPerStep.toFixed(0).padStart(7)} ms/step (min ${c.minMs?.toFixed(0)})  peak RSS ${c.peakRssMB} MB ` +
               `(base ${c.baseRssMB} MB)  steps [${c.stepMs?.join(', ')}] ms`),
       );
     }
-    summary[model] = { cases, exponent: exponents(cases) };
+    summary[model] = {
+      cases,
+      exponent: exponents(cases, (c) => c.msPerStep),
+      exponentMin: exponents(cases, (c) => c.minMs),
+    };
   }
   console.log(
     JSON.stringify({
@@ -203,12 +215,18 @@ async function main(): Promise<void> {
           m,
           {
             exponent: s.exponent,
+            exponentMin: s.exponentMin,
             byLength: Object.fromEntries(
               s.cases.map((c) => [
                 c.L,
                 c.msPerStep === null
                   ? { error: c.error }
-                  : { msPerStep: Math.round(c.msPerStep), peakRssMB: c.peakRssMB, baseRssMB: c.baseRssMB },
+                  : {
+                      msPerStep: Math.round(c.msPerStep),
+                      minMs: Math.round(c.minMs ?? c.msPerStep),
+                      peakRssMB: c.peakRssMB,
+                      baseRssMB: c.baseRssMB,
+                    },
               ]),
             ),
           },
