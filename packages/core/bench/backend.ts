@@ -1,7 +1,9 @@
 // Backend benchmark: for each tfjs backend that loads, a 1024² matmul, one training step of the RPG decoder
-// shape, and one small-MLP training step; beside them numpy's fp32 matmul as this machine's practical limit.
-// Each backend runs in its own child process (a tfjs process keeps the backends it loaded).
-// Last line: one JSON object with all figures and the ratios to the numpy figure.
+// shape, and one small-MLP training step; beside them numpy's fp32 matmul as this machine's practical limit,
+// measured several times interleaved with the backends (one busy moment would otherwise make the ratios
+// meaningless): min/median/max, ratios against the median, and a warning when the spread says the machine was
+// busy. Each backend runs in its own child process (a tfjs process keeps the backends it loaded).
+// Last line: one JSON object with all figures and the ratios to the numpy median.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,13 +25,16 @@ interface BackendFigures {
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const HELP = `pnpm bench:backend [--quick] [--backends node,wasm,cpu]
   Measures each tfjs backend: 1024² matmul GFLOP/s, one RPG decoder-shape training step, one small-MLP step,
-  and numpy's matmul as the machine's limit. The last line is one JSON object.
-  --quick      fewer repetitions
-  --backends   comma-separated subset of node-gpu,node,wasm,cpu (default: all)`;
+  and numpy's matmul as the machine's limit (measured before each backend and again after the last, at least
+  --limit-runs times in all; ratios use the median). The last line is one JSON object.
+  --quick       fewer repetitions
+  --backends    comma-separated subset of node-gpu,node,wasm,cpu (default: all)
+  --limit-runs  numpy measurements in all (default 5, --quick 3)`;
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     backends: { type: 'string', default: BACKEND_ORDER.join(',') },
+    'limit-runs': { type: 'string' },
     child: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -46,6 +51,14 @@ const backends = args.backends.split(',').map((b) => {
   }
   return b as BackendChoice;
 });
+
+const limitRuns = Number(args['limit-runs'] ?? (quick ? 3 : 5));
+if (!Number.isInteger(limitRuns) || limitRuns < 1) {
+  console.error(`--limit-runs: '${args['limit-runs']}' is not a positive integer`);
+  process.exit(1);
+}
+/** (max − min) / median of the numpy figures above which the machine was likely busy during the run. */
+const BUSY_SPREAD = 0.3;
 
 /** Median wall time in ms of `fn` after `warmup` untimed calls; stops early once `budgetMs` is spent. */
 async function timeIt(fn: () => Promise<void>, reps: number, warmup = 1, budgetMs = 20_000): Promise<number> {
@@ -159,6 +172,7 @@ async function measureOne(choice: BackendChoice): Promise<BackendFigures> {
   };
 }
 
+/** One numpy measurement (median of 20 matmuls), or null when numpy is missing. */
 function numpyMatmulGflops(): number | null {
   const venvPython = join(repoRoot, 'infra', '.cache', 'venv', 'bin', 'python');
   const python = existsSync(venvPython) ? venvPython : 'python3';
@@ -176,9 +190,26 @@ print(2 * n**3 / ts[len(ts)//2] / 1e9)`;
   try {
     return Number(execFileSync(python, ['-c', code], { encoding: 'utf8' }).trim());
   } catch {
-    console.error('numpy is not available (run `bash infra/setup.sh`); ratios are left out');
     return null;
   }
+}
+
+interface LimitFigures {
+  samples: number[];
+  min: number;
+  median: number;
+  max: number;
+  /** (max − min) / median. */
+  spread: number;
+  busy: boolean;
+}
+
+function summarizeLimit(samples: number[]): LimitFigures | null {
+  if (samples.length === 0) return null;
+  const s = [...samples].sort((a, b) => a - b);
+  const median = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  const spread = (s[s.length - 1]! - s[0]!) / median;
+  return { samples, min: s[0]!, median, max: s[s.length - 1]!, spread, busy: spread > BUSY_SPREAD };
 }
 
 /** Rounds to `digits` significant digits; keeps nulls. */
@@ -196,9 +227,19 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(figures));
     return;
   }
-  const limit = numpyMatmulGflops();
+  const samples: number[] = [];
+  let numpyMissing = false;
+  const sampleLimit = () => {
+    if (numpyMissing) return;
+    const g = numpyMatmulGflops();
+    if (g === null) {
+      numpyMissing = true;
+      console.error('numpy is not available (run `bash infra/setup.sh`); ratios are left out');
+    } else samples.push(g);
+  };
   const results: BackendFigures[] = [];
   for (const choice of backends) {
+    sampleLimit();
     const r = spawnSync(
       process.execPath,
       ['--import', 'tsx', import.meta.filename, '--child', choice, ...(quick ? ['--quick'] : [])],
@@ -228,11 +269,33 @@ async function main(): Promise<void> {
         (f.unsupported.length ? ` | unsupported: ${f.unsupported.join('; ')}` : ''),
     );
   }
-  if (limit !== null)
-    console.log(`numpy    matmul ${limit.toFixed(1)} GFLOP/s (this machine's practical limit)`);
+  while (!numpyMissing && samples.length < limitRuns) sampleLimit();
+  const lim = summarizeLimit(samples);
+  const limit = lim?.median ?? null;
+  if (lim) {
+    console.log(
+      `numpy    matmul ${lim.median.toFixed(1)} GFLOP/s median of ${samples.length} (min ${lim.min.toFixed(1)}, ` +
+        `max ${lim.max.toFixed(1)}; this machine's practical limit; ratios use the median)`,
+    );
+    if (lim.busy) {
+      console.log(
+        `warning: the numpy figures spread ${(100 * lim.spread).toFixed(0)} % (over ${100 * BUSY_SPREAD} %): the ` +
+          'machine was likely busy during this run, so the figures and ratios are uncertain; rerun when it is idle',
+      );
+    }
+  }
   const summary = {
     bench: 'backend',
     numpyMatmulGflops: round(limit),
+    numpyMatmul: lim && {
+      runs: samples.length,
+      min: round(lim.min),
+      median: round(lim.median),
+      max: round(lim.max),
+      spread: round(lim.spread, 2),
+      busy: lim.busy,
+      samples: samples.map((x) => round(x)),
+    },
     backends: Object.fromEntries(
       results.map((f) => [
         f.backend,

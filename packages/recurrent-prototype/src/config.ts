@@ -21,6 +21,12 @@ export interface PrototypeConfig {
   chunkSize?: number;
   /** Task conditioning (unseen tasks): a task-embedding network whose output is added to the input. */
   task?: TaskEmbeddingConfigInput;
+  /**
+   * Transformer only: the memory (MiB) its L×L attention scores may take in one training step; a sequence whose
+   * estimate is larger fails before allocating. Absent: half of the
+   * machine's memory (`defaultAttentionMemoryMB`).
+   */
+  attentionMemoryMB?: number;
 }
 
 const positiveInt = (what: string) =>
@@ -48,6 +54,11 @@ export const prototypeConfigSchema = z
     chunkSize: positiveInt('chunkSize').default(64),
     /** Absent: an unconditional model (no default, so configs without it keep their exact form and keys). */
     task: taskEmbeddingConfigSchema.optional(),
+    /** Absent: the default cap (kept absent, like `task`, so existing configs keep their keys). */
+    attentionMemoryMB: z
+      .number({ error: 'attentionMemoryMB must be a number' })
+      .positive('attentionMemoryMB must be > 0 (MiB)')
+      .optional(),
   })
   .strict()
   .transform((c, ctx) => {

@@ -1,3 +1,4 @@
+export * from './attention-memory.js';
 export * from './config.js';
 export * from './inspect.js';
 export { LstmStack } from './lstm.js';

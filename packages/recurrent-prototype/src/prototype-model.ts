@@ -1,5 +1,6 @@
 import { type Rng, type TensorEntry, tf } from '@rpg/core';
 import { gateMask, TaskEmbedding } from '@rpg/task-embedding';
+import { checkAttentionMemory, defaultAttentionMemoryMB } from './attention-memory.js';
 import { type PrototypeConfig, type ResolvedPrototypeConfig, resolvePrototypeConfig } from './config.js';
 import { ParamStore } from './params.js';
 import { PositionEmbedding, StateEmbedding, type TokenPosition } from './position-embedding.js';
@@ -32,6 +33,14 @@ export class PrototypeModel {
         throw new Error(`positions[${i}] must have non-negative integer layerIndex and indexInLayer`);
       }
     });
+    // Checked before any variable exists: a sequence too long for attention even one at a time fails here.
+    if (this.config.model === 'transformer') {
+      const { layers, heads, attentionMemoryMB } = this.config;
+      checkAttentionMemory(
+        { layers, heads, batch: 1, len: positions.length },
+        attentionMemoryMB ?? defaultAttentionMemoryMB(),
+      );
+    }
     // Checked before any variable exists, so a bad gating config leaks nothing.
     const taskGate = this.config.task
       ? gateMask(

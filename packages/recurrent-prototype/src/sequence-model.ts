@@ -1,4 +1,5 @@
 import type { Rng, tf } from '@rpg/core';
+import { defaultAttentionMemoryMB } from './attention-memory.js';
 import type { ResolvedPrototypeConfig } from './config.js';
 import { LstmStack } from './lstm.js';
 import { Mamba2Stack } from './mamba2.js';
@@ -36,7 +37,15 @@ export function createSequenceModel(
     case 'lstm':
       return new LstmStack(layers, d, store, rng);
     case 'transformer':
-      return new TransformerStack(layers, d, config.heads, store, rng);
+      return new TransformerStack(
+        layers,
+        d,
+        config.heads,
+        store,
+        rng,
+        'transformer',
+        config.attentionMemoryMB ?? defaultAttentionMemoryMB(),
+      );
     case 'none':
       return new GatedMlpStack(layers, d, store, rng);
   }

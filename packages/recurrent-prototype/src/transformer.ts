@@ -1,4 +1,5 @@
 import { type Rng, tf } from '@rpg/core';
+import { checkAttentionMemory, defaultAttentionMemoryMB } from './attention-memory.js';
 import { dense, gelu, layerNorm } from './ops.js';
 import type { ParamStore } from './params.js';
 
@@ -20,7 +21,8 @@ interface TransformerLayer {
 /**
  * Pre-LN causal Transformer: `x += Attn(LN(x))`, `x += MLP(LN(x))` per layer, final LayerNorm. Multi-head
  * attention with scores scaled by 1/√d_head and a causal mask (position t attends to s ≤ t only); MLP d → 4d → d
- * with exact GELU. No positional encoding of its own: positions come with the input embedding.
+ * with exact GELU. No positional encoding of its own: positions come with the input embedding. Attention is
+ * quadratic in L: a forward pass whose L×L scores would exceed `memoryCapMB` throws before allocating.
  */
 export class TransformerStack {
   private readonly layers: TransformerLayer[] = [];
@@ -28,11 +30,21 @@ export class TransformerStack {
   private readonly heads: number;
   private readonly lnfG: tf.Variable;
   private readonly lnfB: tf.Variable;
+  private readonly memoryCapMB: number;
 
-  constructor(layers: number, d: number, heads: number, store: ParamStore, rng: Rng, prefix = 'transformer') {
+  constructor(
+    layers: number,
+    d: number,
+    heads: number,
+    store: ParamStore,
+    rng: Rng,
+    prefix = 'transformer',
+    memoryCapMB = defaultAttentionMemoryMB(),
+  ) {
     if (d % heads !== 0) throw new Error(`transformer: heads (${heads}) must divide d (${d})`);
     this.d = d;
     this.heads = heads;
+    this.memoryCapMB = memoryCapMB;
     const b = (fanIn: number) => 1 / Math.sqrt(fanIn);
     for (let l = 0; l < layers; l++) {
       const p = `${prefix}.${l}`;
@@ -57,9 +69,10 @@ export class TransformerStack {
 
   /** `[B, L, d] → [B, L, d]`, causal. */
   forward(x: tf.Tensor3D): tf.Tensor3D {
+    const [batch, len] = x.shape;
+    const { d, heads } = this;
+    checkAttentionMemory({ layers: this.layers.length, heads, batch, len }, this.memoryCapMB);
     return tf.tidy(() => {
-      const [batch, len] = x.shape;
-      const { d, heads } = this;
       const dh = d / heads;
       // Additive mask: 0 where s ≤ t, −1e9 where s > t (softmax gives exactly 0 there).
       const allowed = tf.linalg.bandPart(tf.ones([len, len]), -1, 0);

@@ -1,0 +1,84 @@
+import { loadBackend, Rng, tf } from '@rpg/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LstmStack, ParamStore } from '../src/index.js';
+import { maxAbs, maxAbsDiff } from './helpers.js';
+import { tapedLstmLayer } from './lstm-reference.js';
+
+beforeAll(async () => {
+  await loadBackend({ log: null });
+});
+
+const D = 16;
+
+function build(seed: number) {
+  const store = new ParamStore();
+  return { lstm: new LstmStack(2, D, store, new Rng(seed)), store };
+}
+
+/** The same two-layer stack, recorded op by op. */
+function tapedForward(store: ParamStore, x: tf.Tensor3D): tf.Tensor3D {
+  let seq = x;
+  for (let l = 0; l < 2; l++) {
+    const w = (n: string) => store.get(`lstm.${l}.${n}`);
+    seq = tapedLstmLayer(
+      seq,
+      w('weight_ih') as tf.Tensor2D,
+      w('weight_hh') as tf.Tensor2D,
+      w('bias') as tf.Tensor1D,
+    );
+  }
+  return seq;
+}
+
+/** Gradients of a fixed random projection of the outputs, by the input and every weight. */
+function gradients(forward: (x: tf.Tensor3D) => tf.Tensor3D, store: ParamStore, x: tf.Tensor3D) {
+  return tf.tidy(() => {
+    const probe = tf.randomNormal(x.shape, 0, 1, 'float32', 9);
+    const f = (input: tf.Tensor) => tf.sum(tf.mul(forward(input as tf.Tensor3D), probe)) as tf.Scalar;
+    const dx = tf.grad(f)(x);
+    const { grads } = tf.variableGrads(() => f(x), store.variables());
+    return [dx, ...store.variables().map((v) => grads[v.name]!)].map((g) => tf.keep(g));
+  });
+}
+
+describe('lstm with its own backward pass', () => {
+  for (const len of [23, 1]) {
+    it(`L = ${len}: outputs equal the op-by-op formulation bit for bit, gradients within float tolerance`, () => {
+      const { lstm, store } = build(3);
+      const x = tf.randomNormal([2, len, D], 0, 1, 'float32', 4) as tf.Tensor3D;
+      const y = lstm.forward(x);
+      const yRef = tapedForward(store, x);
+      expect(Array.from(y.dataSync())).toEqual(Array.from(yRef.dataSync()));
+      const g = gradients((v) => lstm.forward(v), store, x);
+      const gRef = gradients((v) => tapedForward(store, v), store, x);
+      expect(g).toHaveLength(1 + store.names().length);
+      const names = ['input', ...store.names()];
+      g.forEach((gi, i) => {
+        const scale = maxAbs(gRef[i]!);
+        // With one step, h₋₁ = 0: W_hh gets no gradient in either formulation.
+        if (len === 1 && names[i]!.endsWith('weight_hh')) {
+          expect(maxAbs(gi), names[i]).toBe(0);
+          return;
+        }
+        expect(scale, `${names[i]}: gradient is not trivially zero`).toBeGreaterThan(1e-3);
+        expect(maxAbsDiff(gi, gRef[i]!) / scale, names[i]).toBeLessThan(1e-5);
+      });
+      tf.dispose([x, y, yRef, ...g, ...gRef]);
+      store.dispose();
+    });
+  }
+
+  it('same seed → identical gradients run to run, and no tensor is left behind', () => {
+    const runs = [build(5), build(5)];
+    const x = tf.randomNormal([2, 17, D], 0, 1, 'float32', 6) as tf.Tensor3D;
+    const before = tf.memory().numTensors;
+    const [a, b] = runs.map(({ lstm, store }) => gradients((v) => lstm.forward(v), store, x));
+    const kept = a!.length + b!.length;
+    expect(tf.memory().numTensors).toBe(before + kept);
+    a!.forEach((ga, i) => {
+      expect(Array.from(ga.dataSync())).toEqual(Array.from(b![i]!.dataSync()));
+    });
+    tf.dispose([x, ...a!, ...b!]);
+    for (const r of runs) r.store.dispose();
+  });
+});
