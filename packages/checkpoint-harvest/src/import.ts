@@ -78,7 +78,7 @@ function missingReason(p: string, err: unknown): string {
  */
 async function listDirectory(dir: string, problems: string[]): Promise<CheckpointFile[]> {
   const realDir = await realpath(dir);
-  const dirBytes = Buffer.from(dir);
+  const dirBytes = Buffer.from(resolve(dir));
   const found: CheckpointFile[] = [];
   for (const raw of await readdir(dir, { encoding: 'buffer' })) {
     const name = raw.toString('utf8');
@@ -141,8 +141,8 @@ export async function listCheckpointFiles(paths: string[]): Promise<CheckpointFi
   }
   const seen = new Map<string, string>();
   for (const f of files) {
-    const key =
-      typeof f.path === 'string' ? resolve(f.path) : `${resolve(dirname(f.name))}/${f.path.toString('hex')}`;
+    // Directory entries carry absolute byte paths; compare given paths the same way.
+    const key = (typeof f.path === 'string' ? Buffer.from(resolve(f.path)) : f.path).toString('hex');
     const before = seen.get(key);
     if (before !== undefined) problems.push(`${f.name}: listed twice (also as ${before})`);
     else seen.set(key, f.name);
