@@ -31,6 +31,13 @@ export interface DevServer {
   uiUrl: string | undefined;
   dbFile: string;
   cliPath: string;
+  /** Process id of `temporal server start-dev`. */
+  pid: number | undefined;
+  /**
+   * Resolves when the server process exits on its own (not through `stop()`), with what it said last: a command
+   * that serves it must then stop and say so.
+   */
+  exited: Promise<string>;
   /** Stops the server (SIGTERM, then SIGKILL after 10 s) and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -127,12 +134,23 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     if (child.exitCode !== null) res();
     else child.once('exit', () => res());
   });
+  let stopping = false;
+  const exited = new Promise<string>((res) => {
+    child.once('exit', (code, signal) => {
+      if (stopping) return; // stop() asked for it: nothing to report
+      const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+      res(`exited with ${signal ? `signal ${signal}` : `code ${code}`}${tail ? `: ${tail}` : ''}`);
+    });
+  });
   return {
     address,
     uiUrl,
     dbFile,
     cliPath,
+    pid: child.pid,
+    exited,
     async stop() {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

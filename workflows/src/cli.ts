@@ -36,6 +36,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     const m = await import('./commands/server.js');
     return { help: m.help, main: m.server };
   },
+  gc: async () => {
+    const m = await import('./commands/gc.js');
+    return { help: m.help, main: m.gc };
+  },
 };
 
 const HELP = `rpg: recurrent diffusion parameter generation (RPG)
@@ -49,6 +53,7 @@ Usage:
   rpg status <workflowId>      a pipeline's progress
   rpg cancel <workflowId>      stop a pipeline (training keeps its last checkpoint)
   rpg server                   the local Temporal dev server alone, with its Web UI
+  rpg gc [--delete]            list (and remove) resume states and temp files no run needs
 
   rpg <command> --help         more on one command
 

@@ -97,6 +97,8 @@ export interface ActivityStatus {
   details: Record<string, unknown> | undefined;
   /** When the current attempt started (ms since epoch). */
   startedAt?: number;
+  /** When its last heartbeat reached the server (ms since epoch). */
+  lastHeartbeatAt?: number;
   lastFailure?: string;
 }
 
@@ -108,6 +110,11 @@ export interface PipelineStatus {
   /** Why the progress query went unanswered. */
   queryError?: string;
   activities: ActivityStatus[];
+}
+
+/** A protobuf timestamp in ms since epoch (seconds may come as a Long). */
+function millis(t: { seconds?: unknown; nanos?: number | null }): number {
+  return Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
 }
 
 const STATES = ['unspecified', 'scheduled', 'started', 'cancel requested', 'paused', 'pause requested'];
@@ -138,7 +145,8 @@ export async function pipelineStatus(
       attempt: a.attempt ?? 1,
       state: STATES[a.state ?? 0] ?? String(a.state),
       details,
-      ...(a.lastStartedTime?.seconds ? { startedAt: Number(a.lastStartedTime.seconds) * 1000 } : {}),
+      ...(a.lastStartedTime?.seconds ? { startedAt: millis(a.lastStartedTime) } : {}),
+      ...(a.lastHeartbeatTime?.seconds ? { lastHeartbeatAt: millis(a.lastHeartbeatTime) } : {}),
       ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
     };
   });

@@ -1,14 +1,19 @@
-import { readFile } from 'node:fs/promises';
 import { datasetSpecSchema, harvestConfigSchema } from '@rpg/checkpoint-harvest';
-import { issueLines } from '@rpg/core';
+import { issueLines, JsonFileError, readJsonFile } from '@rpg/core';
 import { generateStageConfigSchema, trainStageConfigSchema } from '@rpg/diffusion-decoder';
 import { evaluateStageConfigSchema } from '@rpg/evaluator';
 import { tokenizerConfigSchema } from '@rpg/tokenizer';
 import { z } from 'zod';
 
+/** The longest experiment name: it becomes part of the workflow id and of directory names. */
+export const MAX_NAME_LENGTH = 64;
+/** Harvest runs per experiment (or per task): each is a full training run. */
+export const MAX_RUNS = 1000;
+
 /** An experiment's name: it names the run, its workflow id and the report. */
 export const experimentNameSchema = z
   .string()
+  .max(MAX_NAME_LENGTH, `at most ${MAX_NAME_LENGTH} characters (it names the workflow and the report)`)
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes (it names the run and the report)');
 
 /** A config's zod issues as indented `path: message` lines, for a ConfigError. */
@@ -28,7 +33,7 @@ export const pipelineConfigSchema = z
     name: experimentNameSchema,
     dataset: datasetSpecSchema,
     /** Harvest runs (seeds `harvest.seed`, `harvest.seed + 1`, …), each with its own permutation state. */
-    runs: z.number().int().positive().default(1),
+    runs: z.number().int().positive().max(MAX_RUNS).default(1),
     harvest: harvestConfigSchema,
     tokenizer: tokenizerConfigSchema,
     train: trainStageConfigSchema,
@@ -55,18 +60,16 @@ export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineCo
   return parsed.data;
 }
 
-/** Reads a JSON config file; the error says whether it could not be read or is not JSON. */
+/**
+ * Reads a JSON config file; the error says whether it could not be read, is too large (over
+ * {@link MAX_CONFIG_BYTES}) or is not JSON.
+ */
 export async function readJsonConfig(path: string): Promise<unknown> {
-  let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    return await readJsonFile(path, { what: 'config' });
   } catch (err) {
-    throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${path} is not JSON: ${(err as Error).message}`);
+    if (err instanceof JsonFileError) throw new ConfigError(err.message);
+    throw err;
   }
 }
 

@@ -1,12 +1,21 @@
 import { datasetSpecSchema, harvestConfigSchema, numClassesOf } from '@rpg/checkpoint-harvest';
+import { MAX_SEED } from '@rpg/core';
 import { generateStageConfigSchema, trainStageConfigSchema } from '@rpg/diffusion-decoder';
 import { splitTasks, type TaskSplit } from '@rpg/task-embedding';
 import { tokenizerConfigSchema } from '@rpg/tokenizer';
 import { z } from 'zod';
-import { ConfigError, experimentNameSchema, indentedIssues, readJsonConfig } from './pipeline-config.js';
+import {
+  ConfigError,
+  experimentNameSchema,
+  indentedIssues,
+  MAX_RUNS,
+  readJsonConfig,
+} from './pipeline-config.js';
 
 /** The labelled data sets the task pipeline knows, with their class counts (a class-subset task has one bit each). */
 const DATASET_CLASSES: Record<string, number> = { mnist: 10 };
+/** The class-subset tasks of the largest data set known (10 classes: 2^10 − 2). */
+const MAX_TASKS = 1022;
 
 /**
  * An unseen-task experiment as data: binary class-subset tasks of one labelled data set are split into seen and
@@ -21,17 +30,17 @@ export const unseenConfigSchema = z
     tasks: z
       .object({
         /** Held-out tasks (the benchmark wants at least 20). */
-        unseen: z.number().int().min(1),
+        unseen: z.number().int().min(1).max(MAX_TASKS),
         /** Seen tasks, harvested for training. */
-        seen: z.number().int().min(1),
+        seen: z.number().int().min(1).max(MAX_TASKS),
         /** Seed of the seen/unseen split. */
-        seed: z.number().int().nonnegative().default(0),
+        seed: z.number().int().nonnegative().max(MAX_SEED).default(0),
         /** The first this many seen tasks also get generated and evaluated (the seen-task figures). */
         evaluateSeen: z.number().int().nonnegative().default(10),
       })
       .strict(),
     /** Harvest runs per task; run r of every task uses seed `harvest.seed + r`. */
-    runs: z.number().int().positive().default(1),
+    runs: z.number().int().positive().max(MAX_RUNS).default(1),
     /**
      * A base network trained once on the full labelled data set (all classes); every task's network starts from
      * its tensors of the same name and shape (the backbone). Leave out to train each task from its seeded init.

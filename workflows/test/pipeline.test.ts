@@ -1,7 +1,8 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBackend } from '@rpg/core';
+import { type ArtifactRef, ArtifactStore, applyGc, loadBackend, planGc } from '@rpg/core';
+import { trainStage } from '@rpg/diffusion-decoder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../src/pipeline-config.js';
 import { type LocalRunResult, runPipelineLocal } from '../src/run-local.js';
@@ -42,6 +43,32 @@ describe('the whole pipeline in-process on a tiny config', () => {
     expect(again.refs).toEqual(first.refs);
     expect(again.stageSeconds.train!).toBeLessThan(2);
     expect((await stat(join(root, 'a', 'resume'))).isDirectory()).toBe(true);
+  });
+
+  it('keeps only the latest resume states, and gc frees the rest without touching what the run needs', async () => {
+    const store = new ArtifactStore(join(root, 'a'));
+    const states = () => readdir(join(store.root, 'train-state'));
+    // The tiny run checkpointed 3 times: all kept while training, none needed once it finished.
+    expect(await states()).toHaveLength(3);
+    // A longer training on the same tokens, checkpointing 6 times, holds the latest 3 only.
+    const longer = { ...tinyConfig().train, steps: 60, checkpointEvery: 10 };
+    const seen: number[] = [];
+    const tokens = first.refs.tokens as ArtifactRef;
+    await trainStage(
+      { store },
+      { tokens, config: longer },
+      { onCheckpoint: async () => void seen.push((await states()).length) },
+    );
+    expect(seen).toEqual([4, 5, 6, 6, 6, 6]); // the first run's 3, then at most 3 of this one
+    const plan = await planGc(store);
+    expect(plan.filter((i) => i.why.includes('of a finished training'))).toHaveLength(6 + 2);
+    expect(plan).toHaveLength(8);
+    await applyGc(store, plan);
+    expect(await states()).toEqual([]);
+    // Everything a finished run needs is still there: running it again recomputes nothing.
+    const again = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root, 'a') });
+    expect(again.refs).toEqual(first.refs);
+    expect(again.stageSeconds.train!).toBeLessThan(2);
   });
 
   it('names the bad field of an invalid config', () => {

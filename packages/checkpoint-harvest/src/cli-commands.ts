@@ -1,6 +1,5 @@
 /** The work behind `rpg-checkpoint-harvest` (see cli.ts, which validates the arguments and imports this lazily). */
-import { readFile } from 'node:fs/promises';
-import { loadBackend, numel, type StateDict, terminalProgress } from '@rpg/core';
+import { loadBackend, numel, readJsonFile, type StateDict, terminalProgress } from '@rpg/core';
 import { type CheckpointsMeta, readCheckpoint, readCheckpointsMeta } from './checkpoints-dir.js';
 import type { HarvestArgs, ImportArgs } from './cli.js';
 import { checkCheckpoints, FLOAT_DTYPES, formatIssues } from './consistency.js';
@@ -25,9 +24,9 @@ export async function resolveNetwork(value: string): Promise<NetworkSpec> {
   if (preset) return preset;
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(value, 'utf8'));
+    raw = await readJsonFile(value, { what: 'network spec' });
   } catch (err) {
-    throw new Error(`--network ${value}: cannot read the spec file (${(err as Error).message})`);
+    throw new Error(`--network: ${(err as Error).message}`);
   }
   try {
     return parseNetworkSpec(raw);

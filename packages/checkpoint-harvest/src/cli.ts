@@ -13,13 +13,13 @@ const HARVEST_HELP = `  rpg-checkpoint-harvest harvest --network <mlp | cnn-s | 
       (cosine) from --lr to --final-lr, then one collection epoch at --final-lr saving --checkpoints state dicts
       evenly across it. Writes the collection to <dir> (a new or empty directory): run<r>-ckpt<i>.safetensors
       (PyTorch state-dict names) and checkpoints.json. Prints each run's accuracies.
-      --runs <n>              training runs, one seed each (default 1)
-      --seed <s>              seed of the first run (default 0)
-      --epochs <e>            training epochs before the collection epoch (default 3)
-      --checkpoints <c>       checkpoints saved per run (default 50)
-      --batch-size <b>        (default 64)
+      --runs <n>              training runs, one seed each (default 1, at most 1000)
+      --seed <s>              seed of the first run (default 0, at most 2^32 − 1)
+      --epochs <e>            training epochs before the collection epoch (default 3, at most 10000)
+      --checkpoints <c>       checkpoints saved per run (default 50, at most 100000)
+      --batch-size <b>        (default 64, at most 65536)
       --optimizer <o>         adam (default) or sgd
-      --lr <x>                initial learning rate (default 0.001)
+      --lr <x>                initial learning rate (default 0.001, at most 10)
       --final-lr <x>          learning rate at the end of training and in the collection epoch (default lr/10)
       --test-size <n>         MNIST test split size (default 2000 of the 10,000 digits)
       --data-seed <s>         seed of the MNIST train/test split (default 0)
@@ -93,15 +93,15 @@ const intArg = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
       return v;
     });
 
-const positiveArg = (flag: string) =>
+const positiveArg = (flag: string, max: number) =>
   z
     .string()
     .optional()
     .transform((text, ctx) => {
       if (text === undefined) return undefined;
       const v = Number(text);
-      if (text.trim() === '' || !Number.isFinite(v) || v <= 0) {
-        ctx.addIssue({ code: 'custom', message: `${flag} must be a positive number, got "${text}"` });
+      if (text.trim() === '' || !Number.isFinite(v) || v <= 0 || v > max) {
+        ctx.addIssue({ code: 'custom', message: `${flag} must be a number in (0, ${max}], got "${text}"` });
         return z.NEVER;
       }
       return v;
@@ -119,22 +119,24 @@ const outArg = z
   .min(1, '--out must not be empty');
 
 const MNIST_TOTAL = 10_000;
+/** Seeds are unsigned 32-bit integers (restated from @rpg/core, which this file does not load). */
+const MAX_SEED = 2 ** 32 - 1;
 
 const harvestArgsSchema = z.object({
   network: networkArg,
   out: outArg,
-  runs: intArg('--runs', 1).default(1),
-  seed: intArg('--seed', 0).default(0),
-  epochs: intArg('--epochs', 0).default(3),
-  checkpoints: intArg('--checkpoints', 1).default(50),
-  batchSize: intArg('--batch-size', 1).default(64),
+  runs: intArg('--runs', 1, 1000).default(1),
+  seed: intArg('--seed', 0, MAX_SEED).default(0),
+  epochs: intArg('--epochs', 0, 10_000).default(3),
+  checkpoints: intArg('--checkpoints', 1, 100_000).default(50),
+  batchSize: intArg('--batch-size', 1, 65_536).default(64),
   optimizer: z
     .enum(['adam', 'sgd'], { error: (i) => `--optimizer must be adam or sgd, got "${String(i.input)}"` })
     .default('adam'),
-  lr: positiveArg('--lr').default(1e-3),
-  finalLr: positiveArg('--final-lr'),
+  lr: positiveArg('--lr', 10).default(1e-3),
+  finalLr: positiveArg('--final-lr', 10),
   testSize: intArg('--test-size', 1, MNIST_TOTAL - 1).default(2000),
-  dataSeed: intArg('--data-seed', 0).default(0),
+  dataSeed: intArg('--data-seed', 0, MAX_SEED).default(0),
 });
 export type HarvestArgs = z.output<typeof harvestArgsSchema>;
 
@@ -145,7 +147,7 @@ const importArgsSchema = z
     network: networkArg.optional(),
     evaluate: z.boolean().default(false),
     testSize: intArg('--test-size', 1, MNIST_TOTAL - 1).default(2000),
-    dataSeed: intArg('--data-seed', 0).default(0),
+    dataSeed: intArg('--data-seed', 0, MAX_SEED).default(0),
   })
   .refine((a) => !a.evaluate || a.network !== undefined, {
     error: '--evaluate needs --network <preset | spec.json> to run the checkpoints',

@@ -1,6 +1,13 @@
-import { readdir, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { numel, type ProgressSink, readSafetensorsFile, type StateDict, silentProgress } from '@rpg/core';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import {
+  numel,
+  type ProgressSink,
+  parseSafetensors,
+  SafetensorsError,
+  type StateDict,
+  silentProgress,
+} from '@rpg/core';
 import {
   type CheckpointEntry,
   type CheckpointsMeta,
@@ -45,42 +52,112 @@ export class ImportError extends Error {
 const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
 
 /**
+ * One checkpoint file to read. `path` opens it (a Buffer when its directory listing gave a name that is not
+ * UTF-8: decoding such a name would name another file); `name` shows it in messages and records.
+ */
+export interface CheckpointFile {
+  path: string | Buffer;
+  name: string;
+}
+
+const errnoOf = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+/** Why a path given on the command line cannot be used. */
+function missingReason(p: string, err: unknown): string {
+  if (errnoOf(err) !== 'ENOENT') return (err as Error).message;
+  // Node decodes arguments as UTF-8; a name with other bytes arrives with U+FFFD and names no file.
+  return p.includes('\uFFFD')
+    ? 'no such file or directory; its name holds bytes that are not UTF-8 (shown as \uFFFD), which cannot be passed as an argument: rename it, or give the directory that holds it'
+    : 'no such file or directory';
+}
+
+/**
+ * The `*.safetensors` entries of directory `dir`, in natural name order. Entries are listed as raw bytes, so a
+ * name that is not UTF-8 still opens the file it names. A symlink is followed only when its target stays inside
+ * `dir` (a collection must not read files elsewhere); anything but a regular file is refused.
+ */
+async function listDirectory(dir: string, problems: string[]): Promise<CheckpointFile[]> {
+  const realDir = await realpath(dir);
+  const dirBytes = Buffer.from(resolve(dir));
+  const found: CheckpointFile[] = [];
+  for (const raw of await readdir(dir, { encoding: 'buffer' })) {
+    const name = raw.toString('utf8');
+    if (!name.endsWith('.safetensors')) continue;
+    const path = Buffer.concat([dirBytes, Buffer.from(sep), raw]);
+    const shown = join(dir, name);
+    const info = await lstat(path);
+    if (info.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = await realpath(path);
+      } catch {
+        problems.push(`${shown}: a symlink whose target does not exist`);
+        continue;
+      }
+      if (dirname(target) !== realDir) {
+        problems.push(
+          `${shown}: a symlink to a file outside ${dir}; it is not followed (copy the file in, or name it on the command line)`,
+        );
+        continue;
+      }
+    }
+    if (!(await stat(path)).isFile()) {
+      problems.push(`${shown}: not a regular file`);
+      continue;
+    }
+    found.push({ path, name: shown });
+  }
+  return found.sort((a, b) => naturalOrder(a.name, b.name));
+}
+
+/**
  * The checkpoint files named by `paths`: a file as given, a directory as its `*.safetensors` files in natural
  * name order (`ckpt-2` before `ckpt-10`). Every problem (missing path, directory without checkpoints, a file
- * listed twice) is reported at once.
+ * listed twice, a symlink out of its directory, something that is not a file) is reported at once.
  */
-export async function listCheckpointFiles(paths: string[]): Promise<string[]> {
+export async function listCheckpointFiles(paths: string[]): Promise<CheckpointFile[]> {
   if (paths.length === 0) throw new ImportError('no checkpoint files or directories given');
-  const files: string[] = [];
+  const files: CheckpointFile[] = [];
   const problems: string[] = [];
   for (const p of paths) {
-    let isDir: boolean;
+    let info: Awaited<ReturnType<typeof stat>>;
     try {
-      isDir = (await stat(p)).isDirectory();
+      info = await stat(p);
     } catch (err) {
-      problems.push(
-        `${p}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
-      );
+      problems.push(`${p}: ${missingReason(p, err)}`);
       continue;
     }
-    if (!isDir) {
-      files.push(p);
+    if (info.isFile()) {
+      files.push({ path: p, name: p });
       continue;
     }
-    const found = (await readdir(p)).filter((f) => f.endsWith('.safetensors')).sort(naturalOrder);
+    if (!info.isDirectory()) {
+      problems.push(`${p}: not a regular file or a directory`);
+      continue;
+    }
+    const found = await listDirectory(p, problems);
     if (found.length === 0) problems.push(`${p}: directory holds no *.safetensors files`);
-    for (const f of found) files.push(join(p, f));
+    files.push(...found);
   }
   const seen = new Map<string, string>();
   for (const f of files) {
-    const key = resolve(f);
+    // Directory entries carry absolute byte paths; compare given paths the same way.
+    const key = (typeof f.path === 'string' ? Buffer.from(resolve(f.path)) : f.path).toString('hex');
     const before = seen.get(key);
-    if (before !== undefined) problems.push(`${f}: listed twice (also as ${before})`);
-    else seen.set(key, f);
+    if (before !== undefined) problems.push(`${f.name}: listed twice (also as ${before})`);
+    else seen.set(key, f.name);
   }
   if (problems.length > 0)
     throw new ImportError(`cannot import:\n${problems.map((l) => `  - ${l}`).join('\n')}`);
   return files;
+}
+
+/** A read error for the user: the safetensors parser quotes the bytes it choked on, which must not be echoed. */
+function readProblem(file: CheckpointFile, err: unknown): string {
+  const message = (err as Error).message.replace(`${file.name}: `, '');
+  if (err instanceof SafetensorsError && err.code === 'HEADER_INVALID_JSON')
+    return 'cannot read: its header is not valid JSON (is it a safetensors file?)';
+  return `cannot read: ${message}`;
 }
 
 function runIndices(runs: number[] | undefined, count: number): { run: number; index: number }[] {
@@ -149,14 +226,12 @@ export async function importCheckpoints(
   const readProblems: CheckpointIssue[] = [];
   for (const [i, file] of files.entries()) {
     try {
-      items.push({ where: file, stateDict: (await readSafetensorsFile(file)).tensors });
-    } catch (err) {
-      const message = (err as Error).message;
-      readProblems.push({
-        code: 'UNREADABLE',
-        where: file,
-        detail: `cannot read: ${message.replace(`${file}: `, '')}`,
+      items.push({
+        where: file.name,
+        stateDict: parseSafetensors(await readFile(file.path), file.name).tensors,
       });
+    } catch (err) {
+      readProblems.push({ code: 'UNREADABLE', where: file.name, detail: readProblem(file, err) });
     }
     progress({ stage: 'import', step: i + 1, total: files.length, note: 'reading' });
   }
@@ -192,7 +267,7 @@ export async function importCheckpoints(
   const runCount = Math.max(...placement.map((p) => p.run)) + 1;
   const runs = Array.from({ length: runCount }, (_, r) => ({
     imported: true,
-    sources: files.filter((_, i) => placement[i]!.run === r).map((f) => basename(f)),
+    sources: files.filter((_, i) => placement[i]!.run === r).map((f) => basename(f.name)),
   }));
   const meta: CheckpointsMeta = {
     format: 'rpg-checkpoints',

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ArtifactRef, type ArtifactStore, type ProgressSink, silentProgress } from '@rpg/core';
+import { type ArtifactRef, type ArtifactStore, MAX_SEED, type ProgressSink, silentProgress } from '@rpg/core';
 import { z } from 'zod';
 import {
   type CheckpointsMeta,
@@ -11,7 +11,7 @@ import {
   writeCheckpoint,
   writeCheckpointsMeta,
 } from './checkpoints-dir.js';
-import { type Dataset, loadMnist } from './data.js';
+import { type Dataset, loadMnist, MNIST_TOTAL } from './data.js';
 import { writeHarvest } from './harvest-dir.js';
 import { harvestConfigSchema, harvestRun } from './train.js';
 
@@ -20,8 +20,13 @@ export const datasetSpecSchema = z
   .object({
     kind: z.literal('mnist'),
     /** Seed of the fixed train/test split. */
-    seed: z.number().int().nonnegative().default(0),
-    testSize: z.number().int().positive().default(2000),
+    seed: z.number().int().nonnegative().max(MAX_SEED).default(0),
+    testSize: z
+      .number()
+      .int()
+      .positive()
+      .max(MNIST_TOTAL - 1, `at most ${MNIST_TOTAL - 1}: MNIST here has ${MNIST_TOTAL} digits`)
+      .default(2000),
     /** Average-pool the images by this factor (2: 14×14); absent keeps 28×28. */
     pool: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(7)]).optional(),
   })
@@ -43,7 +48,7 @@ export const harvestRunInputSchema = z.object({
   dataset: datasetSpecSchema,
   /** Run r trains with seed `harvest.seed + r`. */
   harvest: harvestConfigSchema,
-  run: z.number().int().nonnegative(),
+  run: z.number().int().nonnegative().max(100_000),
 });
 export type HarvestRunInput = z.input<typeof harvestRunInputSchema>;
 

@@ -48,9 +48,12 @@ describe('rpg-checkpoint-harvest CLI', () => {
     const cases: [string[], RegExp][] = [
       [
         ['harvest', '--network', 'mlp', '--out', out, '--epochs', 'abc'],
-        /--epochs must be an integer ≥ 0, got "abc"/,
+        /--epochs must be an integer in 0…10000, got "abc"/,
       ],
-      [['harvest', '--network', 'mlp', '--out', out, '--lr', '0'], /--lr must be a positive number, got "0"/],
+      [
+        ['harvest', '--network', 'mlp', '--out', out, '--lr', '0'],
+        /--lr must be a number in \(0, 10\], got "0"/,
+      ],
       [
         ['harvest', '--network', 'mlp', '--out', out, '--test-size', '10000'],
         /--test-size must be an integer in 1…9999/,
@@ -96,7 +99,7 @@ describe('rpg-checkpoint-harvest CLI', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--network .*bad-spec\.json: invalid network spec at "sizes"/);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/--network .*missing\.json: cannot read the spec file/);
+    expect(missing.stderr).toMatch(/--network: cannot read network spec .*missing\.json: no such file/);
     await unlink(spec);
   });
 

@@ -144,7 +144,7 @@ describe('importCheckpoints', () => {
     const { stateDicts } = await readCheckpointsDir(out('f16'));
     const refs = await listCheckpointFiles([src('ref-f16')]);
     for (const [i, file] of refs.entries()) {
-      const ref = (await readSafetensorsFile(file)).tensors;
+      const ref = (await readSafetensorsFile(file.name)).tensors;
       // Without a network, the first file's order.
       expect([...stateDicts[i]!.keys()]).toEqual([...ref.keys()]);
       for (const [name, t] of stateDicts[i]!) {
@@ -287,7 +287,7 @@ describe('importCheckpoints', () => {
   it('lists a directory’s checkpoints in natural order, skipping other files', async () => {
     await writeFile(join(src('good'), 'notes.txt'), '');
     const files = await listCheckpointFiles([src('good')]);
-    expect(files.map((f) => f.slice(src('good').length + 1))).toEqual([
+    expect(files.map((f) => f.name.slice(src('good').length + 1))).toEqual([
       'ckpt-1.safetensors',
       'ckpt-2.safetensors',
       'ckpt-10.safetensors',

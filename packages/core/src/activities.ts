@@ -18,6 +18,8 @@ export const stageHeartbeatSchema = z.object({
   total: z.number(),
   loss: z.number().optional(),
   note: z.string().optional(),
+  /** The step this attempt started from (after a resume, the resumed step): its rate gives the time left. */
+  startStep: z.number().optional(),
   /** The latest resume checkpoint, set only once it is durably stored: a retry continues from it. */
   resumeRef: ArtifactRef.optional(),
 });
@@ -128,12 +130,20 @@ export async function runStageActivity<T>(
     ...(previous?.resumeRef ? { resumeRef: previous.resumeRef } : {}),
   };
   context.heartbeat(last);
+  // The first event of a stage comes after its first step of this attempt: the one before it is where it started.
+  let startedStage: string | undefined;
+  let startStep = 0;
   const progress: ProgressSink = (event: ProgressEvent) => {
     signal.throwIfAborted();
+    if (event.stage !== startedStage) {
+      startedStage = event.stage;
+      startStep = Math.max(0, event.step - 1);
+    }
     last = {
       stage: event.stage,
       step: event.step,
       total: event.total,
+      startStep,
       ...(event.loss === undefined ? {} : { loss: event.loss }),
       ...(event.note === undefined ? {} : { note: event.note }),
       ...(last.resumeRef ? { resumeRef: last.resumeRef } : {}),

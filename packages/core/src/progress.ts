@@ -24,12 +24,22 @@ function formatDuration(seconds: number): string {
     : `${m}:${String(s % 60).padStart(2, '0')}`;
 }
 
-/** One line of a progress bar: `train  [#####.....]  50/100  50%  loss 0.0312  0:12<0:12`. */
-export function formatProgressLine(event: ProgressEvent, elapsedSeconds: number, width = 24): string {
+/**
+ * One line of a progress bar: `train  [#####.....]  50/100  50%  loss 0.0312  0:12<0:12`. `fromStep` is the step
+ * the elapsed time started at (a run resumed at step 400 has done only step − 400 steps in `elapsedSeconds`), so
+ * the time left is estimated from this attempt's own rate.
+ */
+export function formatProgressLine(
+  event: ProgressEvent,
+  elapsedSeconds: number,
+  width = 24,
+  fromStep = 0,
+): string {
   const fraction = event.total > 0 ? Math.min(1, event.step / event.total) : 0;
   const filled = Math.round(fraction * width);
   const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
-  const eta = fraction > 0 ? (elapsedSeconds * (1 - fraction)) / fraction : Number.NaN;
+  const done = event.step - fromStep;
+  const eta = done > 0 ? (elapsedSeconds * Math.max(0, event.total - event.step)) / done : Number.NaN;
   const parts = [
     event.stage.padEnd(10),
     `[${bar}]`,
@@ -50,13 +60,15 @@ export function terminalProgress(
   stream: NodeJS.WriteStream = process.stderr,
   intervalMs = 5000,
 ): ProgressSink {
-  const started = new Map<string, number>();
+  // Per stage, when and at which step its first event came: a resumed run starts counting there.
+  const started = new Map<string, { at: number; step: number }>();
   let lastPrint = 0;
   return (event) => {
     const now = Date.now();
-    if (!started.has(event.stage)) started.set(event.stage, now);
-    const elapsed = (now - started.get(event.stage)!) / 1000;
-    const line = formatProgressLine(event, elapsed);
+    if (!started.has(event.stage)) started.set(event.stage, { at: now, step: event.step });
+    const first = started.get(event.stage)!;
+    const elapsed = (now - first.at) / 1000;
+    const line = formatProgressLine(event, elapsed, 24, first.step);
     const finished = event.step >= event.total;
     if (stream.isTTY) {
       stream.write(`\r${line}\x1b[K${finished ? '\n' : ''}`);

@@ -11,6 +11,7 @@ import {
   ArtifactStore,
   ArtifactRef as artifactRefSchema,
   type ProgressSink,
+  pruneTrainStates,
   Rng,
   silentProgress,
 } from '@rpg/core';
@@ -201,6 +202,7 @@ export async function trainStage(
           (d) => saveTrainState(d, s),
         );
         await writeResumePointer(store, key, ref);
+        await pruneTrainStates(store, key); // only the latest few are ever resumed from
         await hooks.onCheckpoint?.(ref, s.step, s.lossHistory.at(-1) ?? Number.NaN);
       },
     }).finally(() => tokens.close());

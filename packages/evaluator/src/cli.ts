@@ -5,11 +5,11 @@
  *   rpg-evaluator evaluate [--network <preset|spec.json>] --originals <dir> --generated <dir> --out <dir>
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NetworkSpec } from '@rpg/checkpoint-harvest';
-import { loadBackend, terminalProgress } from '@rpg/core';
+import { loadBackend, readJsonFile, terminalProgress } from '@rpg/core';
 import { z } from 'zod';
 import { DEFAULT_NOISE_SIGMAS } from './noise-baseline.js';
 import { renderReportHtml } from './report-html.js';
@@ -66,15 +66,22 @@ const options = {
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
 
-const intArg = (flag: string, min: number) =>
+/** Seeds are unsigned 32-bit integers; MNIST here has 10,000 digits (restated: this file loads neither package). */
+const MAX_SEED = 2 ** 32 - 1;
+const MAX_TEST_SIZE = 9999;
+
+const intArg = (flag: string, min: number, max: number) =>
   z
     .string()
     .optional()
     .transform((text, ctx) => {
       if (text === undefined) return undefined;
       const v = Number(text);
-      if (text.trim() === '' || !Number.isInteger(v) || v < min) {
-        ctx.addIssue({ code: 'custom', message: `${flag} must be an integer ≥ ${min}, got "${text}"` });
+      if (text.trim() === '' || !Number.isInteger(v) || v < min || v > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${flag} must be an integer in ${min}…${max}, got "${text}"`,
+        });
         return z.NEVER;
       }
       return v;
@@ -86,11 +93,11 @@ const sigmasArg = z
   .transform((text, ctx) => {
     if (text === undefined) return [...DEFAULT_NOISE_SIGMAS];
     if (text.trim() === '') return [];
-    const values = text.split(',').map((s) => Number(s));
-    if (values.some((v) => !Number.isFinite(v) || v < 0)) {
+    const values = text.split(',').map((s) => (s.trim() === '' ? Number.NaN : Number(s)));
+    if (values.length > 20 || values.some((v) => !Number.isFinite(v) || v < 0 || v > 10)) {
       ctx.addIssue({
         code: 'custom',
-        message: `--sigmas must be comma-separated numbers ≥ 0, got "${text}"`,
+        message: `--sigmas must be at most 20 comma-separated numbers in 0…10, got "${text.slice(0, 100)}"`,
       });
       return z.NEVER;
     }
@@ -149,12 +156,8 @@ async function runReport(values: Values, positionals: string[]): Promise<void> {
     throw new UsageError(`report needs exactly one report.json, got ${positionals.length}`);
   if (!values.html) throw new UsageError('report needs --html <out.html>');
   const path = positionals[0]!;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot read ${path} as JSON: ${(err as Error).message}`);
-  }
+  // Reports of many models reach a few MB; far larger is not a report.
+  const raw = await readJsonFile(path, { what: 'report', maxBytes: 256 * 1024 * 1024 });
   const report = parseReport(raw);
   await writeFile(values.html, renderReportHtml(report));
   process.stdout.write(`wrote ${values.html}\n`);
@@ -175,8 +178,8 @@ type Sources = { sources: import('./collection.js').CollectionSource[] };
 async function networkContext(values: Values, collections: Sources[]) {
   const harvest = await import('@rpg/checkpoint-harvest');
   const { resolveNetwork, mnistSplitOf } = await import('./collection.js');
-  const testSize = parseOrUsage(intArg('--test-size', 1), values['test-size']);
-  const dataSeed = parseOrUsage(intArg('--data-seed', 0), values['data-seed']);
+  const testSize = parseOrUsage(intArg('--test-size', 1, MAX_TEST_SIZE), values['test-size']);
+  const dataSeed = parseOrUsage(intArg('--data-seed', 0, MAX_SEED), values['data-seed']);
   const given = values.network ? await parseNetworkArg(values.network, harvest) : undefined;
   let spec: NetworkSpec;
   try {
@@ -207,13 +210,7 @@ async function parseNetworkArg(arg: string, harvest: Harvest): Promise<NetworkSp
       `--network ${arg} is neither a preset (${Object.keys(presets).join(', ')}) nor an existing file`,
     );
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(arg, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot read network spec ${arg} as JSON: ${(err as Error).message}`);
-  }
-  return harvest.parseNetworkSpec(json);
+  return harvest.parseNetworkSpec(await readJsonFile(arg, { what: 'network spec' }));
 }
 
 async function runAccuracy(values: Values, inputs: string[]): Promise<void> {
@@ -232,23 +229,43 @@ async function runAccuracy(values: Values, inputs: string[]): Promise<void> {
   const collection = await readModelCollection(inputs);
   const { predictModels, assertFitsNetwork } = await import('./predict-batch.js');
   const { accuracyStats, accuracyFromMisses, misclassified } = await import('./metrics.js');
+  const { nonFiniteModels, describeNonFinite } = await import('./finite.js');
   collection.stateDicts.forEach((sd, i) => {
     assertFitsNetwork(spec, sd, collection.files[i]!);
   });
-  const preds = predictModels(spec, collection.stateDicts, dataset.test);
-  const accs = preds.map((p) => accuracyFromMisses(misclassified(p, dataset.test.y), dataset.test.n));
+  // A model with NaN/Inf parameters is reported as such: its NaN logits would score as one class.
+  const broken = new Map(nonFiniteModels(collection.stateDicts).map((m) => [m.index, m]));
+  const scored = collection.stateDicts.filter((_, i) => !broken.has(i));
+  const preds = scored.length > 0 ? predictModels(spec, scored, dataset.test) : [];
+  const scoredAccs = preds.map((p) => accuracyFromMisses(misclassified(p, dataset.test.y), dataset.test.n));
   const names = collection.files.map((f) => basename(f));
   const width = Math.max(...names.map((n) => n.length));
+  const accs: number[] = [];
   names.forEach((name, i) => {
+    const bad = broken.get(i);
+    if (bad) {
+      process.stdout.write(`${name.padEnd(width)}  NON-FINITE: ${describeNonFinite(bad)}; not scored\n`);
+      return;
+    }
+    const acc = scoredAccs[accs.length]!;
+    accs.push(acc);
     const recorded = collection.recordedAccuracy[i];
     const note = recorded === null || recorded === undefined ? '' : `  (recorded ${recorded.toFixed(2)}%)`;
-    process.stdout.write(`${name.padEnd(width)}  ${accs[i]!.toFixed(2)}%${note}\n`);
+    process.stdout.write(`${name.padEnd(width)}  ${acc.toFixed(2)}%${note}\n`);
   });
-  const s = accuracyStats(accs);
-  process.stdout.write(
-    `${names.length} checkpoint(s) on ${dataset.name} (${dataset.test.n} test samples): ` +
-      `max ${s.max.toFixed(2)} / avg ${s.avg.toFixed(2)} / min ${s.min.toFixed(2)}\n`,
-  );
+  if (accs.length > 0) {
+    const s = accuracyStats(accs);
+    process.stdout.write(
+      `${accs.length} checkpoint(s) on ${dataset.name} (${dataset.test.n} test samples): ` +
+        `max ${s.max.toFixed(2)} / avg ${s.avg.toFixed(2)} / min ${s.min.toFixed(2)}\n`,
+    );
+  }
+  if (broken.size > 0) {
+    process.stderr.write(
+      `rpg-evaluator: ${broken.size} of ${names.length} models have non-finite parameters (NaN or Inf) and were not scored\n`,
+    );
+    process.exitCode = 1;
+  }
 }
 
 async function runEvaluate(values: Values, positionals: string[]): Promise<void> {
@@ -259,8 +276,10 @@ async function runEvaluate(values: Values, positionals: string[]): Promise<void>
   if (!values.generated?.length) throw new UsageError('evaluate needs --generated <dir | files>');
   if (!values.out) throw new UsageError('evaluate needs --out <dir> for report.json and report.html');
   const noiseSigmas = parseOrUsage(sigmasArg, values.sigmas);
-  const noisePerSigma = parseOrUsage(intArg('--noise-per-sigma', 1), values['noise-per-sigma']);
-  const seed = parseOrUsage(intArg('--seed', 0), values.seed) ?? 0;
+  const noisePerSigma = parseOrUsage(intArg('--noise-per-sigma', 1, 10_000), values['noise-per-sigma']);
+  const seed = parseOrUsage(intArg('--seed', 0, MAX_SEED), values.seed) ?? 0;
+  if (values.title !== undefined && values.title.length > 200)
+    throw new UsageError(`--title must be at most 200 characters, got ${values.title.length}`);
   // The metadata only (cheap): settle the network and the data split before any model is read.
   const { readCollectionSources } = await import('./collection.js');
   const { spec, dataset } = await networkContext(values, [

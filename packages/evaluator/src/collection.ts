@@ -170,7 +170,7 @@ export function collectionNotes(
   what: string,
   c: ModelCollection,
   datasetName: string,
-  measured: readonly number[],
+  measured: readonly (number | undefined)[],
   testSize: number,
 ): string[] {
   const notes: string[] = [];

@@ -105,7 +105,13 @@ export async function evaluateCollections(options: EvaluateCollectionsOptions): 
   });
   const notes = [
     ...collectionNotes('originals', originals, dataset.name, report.originals.all, dataset.test.n),
-    ...collectionNotes('generated models', generated, dataset.name, report.generated.all, dataset.test.n),
+    ...collectionNotes(
+      'generated models',
+      generated,
+      dataset.name,
+      byModelIndex(report, generated.stateDicts.length),
+      dataset.test.n,
+    ),
   ];
   const final: Report = { ...report };
   if (notes.length > 0) final.notes = [...(report.notes ?? []), ...notes];
@@ -115,6 +121,15 @@ export async function evaluateCollections(options: EvaluateCollectionsOptions): 
   }
   await writeReport(o.outDir, final);
   return final;
+}
+
+/** The generated accuracies at their models' positions (undefined for a non-finite model, which is not scored). */
+function byModelIndex(report: Report, count: number): (number | undefined)[] {
+  const out = new Array<number | undefined>(count).fill(undefined);
+  report.nearestOriginal.forEach((r, k) => {
+    out[r.index] = report.generated.all[k];
+  });
+  return out;
 }
 
 function describeSources(count: number, paths: string | string[]): { count: number; from: string[] } {

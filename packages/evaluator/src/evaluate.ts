@@ -7,6 +7,7 @@ import type { NetworkSpec, Split } from '@rpg/checkpoint-harvest';
 import { type ProgressSink, type StateDict, silentProgress } from '@rpg/core';
 import { z } from 'zod';
 import { NearestOriginalIndex } from './distances.js';
+import { describeNonFinite, nonFiniteModels } from './finite.js';
 import {
   accuracyFromMisses,
   accuracyStats,
@@ -71,17 +72,34 @@ export async function evaluateModels(input: EvaluateInput): Promise<Report> {
     suspiciousMargin: input.suspiciousMargin,
     batchSize: input.batchSize,
   });
-  const { spec, dataset, originals, generated } = input;
+  const { spec, dataset, originals } = input;
+  // Non-finite models are reported as such, never scored: their NaN logits would count as one class.
+  const brokenOriginal = nonFiniteModels(originals)[0];
+  if (brokenOriginal) {
+    throw new Error(
+      `original ${brokenOriginal.index} has non-finite parameters (${describeNonFinite(brokenOriginal)}): it cannot be a reference`,
+    );
+  }
+  const nonFinite = nonFiniteModels(input.generated);
+  if (nonFinite.length > 0 && nonFinite.length === input.generated.length) {
+    throw new Error(
+      `all ${nonFinite.length} generated models have non-finite parameters (model 0: ${describeNonFinite(nonFinite[0]!)}): nothing to score; the generator diverged?`,
+    );
+  }
+  const broken = new Set(nonFinite.map((m) => m.index));
+  /** Index among all generated models of each scored (finite) one. */
+  const scored = input.generated.map((_, i) => i).filter((i) => !broken.has(i));
+  const generated = scored.map((i) => input.generated[i]!);
   const progress = input.progress ?? silentProgress;
   const split = dataset.test;
   if (originals.length === 0) throw new Error('evaluateModels needs at least one original checkpoint');
-  if (generated.length === 0) throw new Error('evaluateModels needs at least one generated model');
+  if (input.generated.length === 0) throw new Error('evaluateModels needs at least one generated model');
   if (!(split.n > 0) || split.y.length !== split.n) {
     throw new Error(`the test split must have n > 0 labels (n=${split.n}, labels=${split.y.length})`);
   }
   const reference = originals[0]!;
   for (const [i, sd] of originals.entries()) assertSameLayout(reference, sd, `original ${i}`);
-  for (const [i, sd] of generated.entries()) assertSameLayout(reference, sd, `generated model ${i}`);
+  for (const [i, sd] of input.generated.entries()) assertSameLayout(reference, sd, `generated model ${i}`);
 
   const noisePerSigma = opts.noisePerSigma ?? generated.length;
   const total = originals.length + generated.length + opts.noiseSigmas.length * noisePerSigma;
@@ -156,22 +174,22 @@ export async function evaluateModels(input: EvaluateInput): Promise<Report> {
       });
     }
 
-    const nearestOriginal = index
-      .nearest(generated)
-      .map((r, i) => ({ index: i, original: r?.index ?? null, distance: r?.distance ?? null }));
+    const nearestOriginal = index.nearest(generated).map((r, i) => ({
+      index: scored[i]!,
+      original: r?.index ?? null,
+      distance: r?.distance ?? null,
+    }));
     const originalSpacing =
       originals.length >= 2 ? index.nearest(originals, (i) => i).map((r) => r!.distance) : null;
-    const broken = nearestOriginal.filter((r) => r.distance === null).map((r) => r.index);
     const notes = [
       ...(input.notes ?? []),
-      ...(broken.length > 0
-        ? [
-            `generated model(s) ${broken.join(', ')} have non-finite parameters (NaN or Inf): the generator diverged?`,
-          ]
-        : []),
+      ...nonFinite.map(
+        (m) =>
+          `generated model ${m.index} has non-finite parameters (${describeNonFinite(m)}): not scored; the generator diverged?`,
+      ),
     ];
 
-    return buildReport({
+    const report = buildReport({
       datasetName: dataset.name,
       testSize: split.n,
       spec,
@@ -188,6 +206,10 @@ export async function evaluateModels(input: EvaluateInput): Promise<Report> {
       notes,
       config: input.config,
     });
+    if (nonFinite.length === 0) return report;
+    // Scored models keep their index among all generated models.
+    for (const p of report.iou.perModel) p.index = scored[p.index]!;
+    return { ...report, nonFinite };
   } finally {
     predictor.dispose();
     index.dispose();

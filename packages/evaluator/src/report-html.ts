@@ -293,8 +293,14 @@ function perModelTable(report: Report): string {
   const rows = report.generated.all.map((acc, i) => {
     const iou = report.iou.perModel[i];
     const near = report.nearestOriginal[i];
-    return `<tr><td>${i}</td><td>${fmtAcc(acc)}</td><td>${fmtIou(iou?.maxIouToOriginal)}</td><td>${iou?.closestOriginal ?? '–'}</td><td>${fmtL2(near?.distance)}</td><td>${near?.original ?? '–'}</td></tr>`;
+    return `<tr><td>${near?.index ?? i}</td><td>${fmtAcc(acc)}</td><td>${fmtIou(iou?.maxIouToOriginal)}</td><td>${iou?.closestOriginal ?? '–'}</td><td>${fmtL2(near?.distance)}</td><td>${near?.original ?? '–'}</td></tr>`;
   });
+  for (const m of report.nonFinite ?? []) {
+    const tensors = m.tensors.map((t) => `${t.name} (${t.count})`).join(', ');
+    rows.push(
+      `<tr><td>${m.index}</td><td colspan="5">non-finite parameters, not scored: ${esc(tensors)}</td></tr>`,
+    );
+  }
   return `<table class="models"><thead><tr><th>generated #</th><th>accuracy</th><th>max IoU to an original</th><th>that original</th><th>L2 to nearest original</th><th>that original</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
@@ -344,7 +350,7 @@ export function renderReportHtml(input: Report): string {
     : '';
   const sections = [
     `<h1>${esc(report.title ?? 'RPG evaluation report')}</h1>`,
-    `<div class="meta">${esc(report.dataset.name)} · ${report.dataset.testSize} test samples · ${o.count} originals · ${g.count} generated · created ${esc(report.createdAt)} · evaluation took ${fmtSec(report.evaluateSeconds)}</div>`,
+    `<div class="meta">${esc(report.dataset.name)} · ${report.dataset.testSize} test samples · ${o.count} originals · ${g.count} generated${report.nonFinite?.length ? ` (and ${report.nonFinite.length} with NaN/Inf parameters, not scored)` : ''} · created ${esc(report.createdAt)} · evaluation took ${fmtSec(report.evaluateSeconds)}</div>`,
     warn,
     notes,
     `<div class="banner info">Generated best / avg / min: <strong>${fmtAcc(g.best)} / ${fmtAcc(g.avg)} / ${fmtAcc(g.min)}</strong> — originals max / avg / min: <strong>${fmtAcc(o.max)} / ${fmtAcc(o.avg)} / ${fmtAcc(o.min)}</strong>.<br>${esc(noveltyReading(report))}</div>`,

@@ -75,6 +75,18 @@ export const reportSchema = z.object({
       distance: num.min(0).nullable(),
     }),
   ),
+  /**
+   * Generated models with NaN or Inf parameters: left out of every figure above (whose `index` fields count all
+   * generated models), listed here with the tensors that hold them.
+   */
+  nonFinite: z
+    .array(
+      z.object({
+        index: z.number().int(),
+        tensors: z.array(z.object({ name: z.string(), count: z.number().int().positive() })),
+      }),
+    )
+    .optional(),
   /** Scale for the distances above: each original's L2 distance to its nearest other original; null with < 2. */
   originalSpacing: z.object({ min: num, avg: num, max: num }).nullable(),
   /** Generated best beats the originals' max by more than `suspiciousMargin` points: check the test split. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { datasetSpecSchema, loadDataset } from '@rpg/checkpoint-harvest';
-import { type ArtifactRef, type ArtifactStore, type ProgressSink, silentProgress } from '@rpg/core';
+import { type ArtifactRef, type ArtifactStore, MAX_SEED, type ProgressSink, silentProgress } from '@rpg/core';
 import { z } from 'zod';
 import { evaluateCollections } from './evaluate-collections.js';
 import type { LossPoint } from './report-schema.js';
@@ -10,11 +10,11 @@ export const evaluateStageConfigSchema = z
   .object({
     dataset: datasetSpecSchema,
     /** Noise baselines σ in normalized space. */
-    sigmas: z.array(z.number().min(0)).default([0.01, 0.03, 0.05]),
+    sigmas: z.array(z.number().min(0).max(10)).max(20).default([0.01, 0.03, 0.05]),
     /** Noise models per σ (default: as many as generated models). */
-    noisePerSigma: z.number().int().positive().optional(),
-    seed: z.number().int().nonnegative().default(0),
-    title: z.string().optional(),
+    noisePerSigma: z.number().int().positive().max(10_000).optional(),
+    seed: z.number().int().nonnegative().max(MAX_SEED).default(0),
+    title: z.string().max(200).optional(),
   })
   .strict();
 export type EvaluateStageConfigInput = z.input<typeof evaluateStageConfigSchema>;

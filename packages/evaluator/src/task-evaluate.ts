@@ -5,6 +5,7 @@
 import { type Dataset, majorityAccuracy, type NetworkSpec, taskDataset } from '@rpg/checkpoint-harvest';
 import { type ProgressSink, type StateDict, silentProgress } from '@rpg/core';
 import { type TaskDescriptor, taskId } from '@rpg/task-embedding';
+import { describeNonFinite, nonFiniteModels } from './finite.js';
 import { accuracyFromMisses, mean, misclassified } from './metrics.js';
 import { TestSetPredictor } from './predict-batch.js';
 import { type SplitSummary, type TaskReport, type TaskRow, taskReportSchema } from './task-report-schema.js';
@@ -79,7 +80,8 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
  */
 export async function evaluateTasks(input: EvaluateTasksInput): Promise<TaskReport> {
   const started = performance.now();
-  const { spec, dataset, tasks } = input;
+  const { spec, dataset } = input;
+  let { tasks } = input;
   const progress = input.progress ?? silentProgress;
   if (tasks.length === 0) throw new Error('evaluateTasks needs at least one task');
   const ids = new Set<string>();
@@ -90,6 +92,30 @@ export async function evaluateTasks(input: EvaluateTasksInput): Promise<TaskRepo
     if (t.originals.length === 0) throw new Error(`tasks[${i}] (${taskId(t.task)}) has no original`);
     if (t.generated.length === 0) throw new Error(`tasks[${i}] (${taskId(t.task)}) has no generated model`);
   }
+  // Models with NaN/Inf parameters are reported, never scored (their NaN logits would count as one class).
+  const notes = [...(input.notes ?? [])];
+  const finite = (list: readonly StateDict[], what: string, t: TaskModels, scored: boolean) => {
+    const bad = nonFiniteModels(list);
+    if (bad.length === 0) return list;
+    const where = `${t.split} task ${taskId(t.task)}`;
+    if (!scored || bad.length === list.length) {
+      throw new Error(
+        `${where}: ${bad.length} of ${list.length} ${what} have non-finite parameters (${describeNonFinite(bad[0]!)}): nothing to score`,
+      );
+    }
+    notes.push(
+      `${where}: ${bad.length} of ${list.length} ${what} have non-finite parameters (NaN/Inf), not scored`,
+    );
+    const skip = new Set(bad.map((b) => b.index));
+    return list.filter((_, i) => !skip.has(i));
+  };
+  tasks = tasks.map((t) => ({
+    ...t,
+    originals: finite(t.originals, 'originals', t, false),
+    generated: finite(t.generated, 'generated models', t, true),
+    ...(t.ablation ? { ablation: finite(t.ablation, 'ablation models', t, true) } : {}),
+    ...(t.scratch ? { scratch: finite(t.scratch, 'from-scratch models', t, true) } : {}),
+  }));
   const models = [
     ...new Set(
       tasks.flatMap((t) => [...t.originals, ...t.generated, ...(t.ablation ?? []), ...(t.scratch ?? [])]),
@@ -136,7 +162,7 @@ export async function evaluateTasks(input: EvaluateTasksInput): Promise<TaskRepo
     kind: 'task-report',
     createdAt: new Date().toISOString(),
     ...(input.title === undefined ? {} : { title: input.title }),
-    ...(input.notes && input.notes.length > 0 ? { notes: [...input.notes] } : {}),
+    ...(notes.length > 0 ? { notes } : {}),
     dataset: { name: dataset.name, testSize: dataset.test.n },
     network: spec,
     summary: { ...(unseen ? { unseen } : {}), ...(seen ? { seen } : {}) },

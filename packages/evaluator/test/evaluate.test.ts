@@ -233,24 +233,48 @@ describe('evaluateModels on real networks', () => {
     expect(report.noise).toEqual([]);
   });
 
-  it('reports a generated model with NaN parameters instead of failing', async () => {
+  it('reports a generated model with NaN parameters as such, never scoring it', async () => {
     const nan = perturb(base, 0.08, 300);
     (nan.get('0.weight')!.data as Float32Array)[5] = Number.NaN;
+    const inf = perturb(base, 0.08, 301);
+    (inf.get('2.bias')!.data as Float32Array)[0] = Number.POSITIVE_INFINITY;
     const report = await evaluateModels({
       spec,
       dataset: data,
       originals,
-      generated: [generated[1]!, nan],
+      generated: [nan, generated[1]!, inf],
       noiseSigmas: [0.01],
       noisePerSigma: 1,
     });
-    expect(report.nearestOriginal[1]).toEqual({ index: 1, original: null, distance: null });
+    // Only model 1 is scored; it keeps its index.
+    expect(report.generated.count).toBe(1);
+    expect(report.generated.all).toEqual([accuracy(spec, generated[1]!, data.test)]);
+    expect(report.iou.perModel.map((p) => p.index)).toEqual([1]);
+    expect(report.nearestOriginal.map((r) => r.index)).toEqual([1]);
     expect(report.nearestOriginal[0]!.distance).toBeGreaterThan(0);
-    expect(report.notes).toEqual([
-      expect.stringMatching(/generated model\(s\) 1 have non-finite parameters/),
+    expect(report.nonFinite).toEqual([
+      { index: 0, tensors: [{ name: '0.weight', count: 1 }] },
+      { index: 2, tensors: [{ name: '2.bias', count: 1 }] },
     ]);
-    expect(report.generated.all[1]).toBeCloseTo(accuracy(spec, nan, data.test), 10);
-    expect(renderReportHtml(report)).toContain('non-finite parameters');
+    expect(report.notes).toEqual([
+      'generated model 0 has non-finite parameters (NaN/Inf in "0.weight" (1 value)): not scored; the generator diverged?',
+      'generated model 2 has non-finite parameters (NaN/Inf in "2.bias" (1 value)): not scored; the generator diverged?',
+    ]);
+    const html = renderReportHtml(report);
+    expect(html).toContain('1 generated (and 2 with NaN/Inf parameters, not scored)');
+    expect(html).toContain('<td>2</td><td colspan="5">non-finite parameters, not scored: 2.bias (1)</td>');
+    expect(reportSchema.parse(JSON.parse(JSON.stringify(report)))).toEqual(report);
+  });
+
+  it('refuses to score when every generated model, or an original, is non-finite', async () => {
+    const nan = perturb(base, 0.08, 302);
+    (nan.get('0.bias')!.data as Float32Array).fill(Number.NaN);
+    await expect(evaluateModels({ spec, dataset: data, originals, generated: [nan, nan] })).rejects.toThrow(
+      'all 2 generated models have non-finite parameters (model 0: NaN/Inf in "0.bias" (24 values)): nothing to score',
+    );
+    await expect(
+      evaluateModels({ spec, dataset: data, originals: [originals[0]!, nan], generated }),
+    ).rejects.toThrow('original 1 has non-finite parameters (NaN/Inf in "0.bias" (24 values))');
   });
 
   it('rejects models that do not fit the network’s layout, and empty inputs', async () => {

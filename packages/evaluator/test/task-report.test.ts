@@ -91,6 +91,37 @@ describe('per-task evaluation', () => {
   });
 });
 
+describe('per-task evaluation of non-finite models', () => {
+  it('leaves a NaN model out with a note, and refuses a task with nothing finite to score', async () => {
+    const a = await trained([0], 0);
+    const nan = new Map(a[0]!);
+    const w = nan.get('0.weight')!;
+    nan.set('0.weight', { ...w, data: new Float32Array(w.data as Float32Array).fill(Number.NaN) });
+    const t = { task: subset([0]), split: 'unseen' as const, originals: a };
+    const r = await evaluateTasks({
+      spec: network,
+      dataset: data,
+      tasks: [{ ...t, generated: [nan, a[1]!] }],
+    });
+    expect(r.tasks[0]!.generated.count).toBe(1);
+    expect(r.notes).toEqual([
+      'unseen task subset-1000: 1 of 2 generated models have non-finite parameters (NaN/Inf), not scored',
+    ]);
+    await expect(
+      evaluateTasks({ spec: network, dataset: data, tasks: [{ ...t, generated: [nan] }] }),
+    ).rejects.toThrow(
+      'unseen task subset-1000: 1 of 1 generated models have non-finite parameters (NaN/Inf in "0.weight" (48 values)): nothing to score',
+    );
+    await expect(
+      evaluateTasks({
+        spec: network,
+        dataset: data,
+        tasks: [{ ...t, originals: [a[0]!, nan], generated: a }],
+      }),
+    ).rejects.toThrow('unseen task subset-1000: 1 of 2 originals have non-finite parameters');
+  });
+});
+
 describe('split summaries', () => {
   const row = (original: number[], generated: number[], chance: number, ablation?: number[]): TaskRow => ({
     id: 'x',

@@ -2,8 +2,8 @@
  * rpg-task-embedding: task descriptors, their vectors and the seen/unseen split, by hand. Light imports only
  * (no tfjs): everything here is plain data.
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { readJsonFile } from '@rpg/core';
 import { z } from 'zod';
 import { parseTaskDescriptor, subsetBits, TaskError, taskId, taskVector } from './descriptor.js';
 import { splitTasks } from './split.js';
@@ -41,13 +41,17 @@ const splitArgs = z.object({
 });
 
 async function readDescriptor(arg: string): Promise<unknown> {
-  const text = arg.trim().startsWith('{') ? arg : await readFile(arg, 'utf8');
+  if (!arg.trim().startsWith('{')) {
+    try {
+      return await readJsonFile(arg, { what: 'task descriptor', maxBytes: 1024 * 1024 });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   try {
-    return JSON.parse(text);
+    return JSON.parse(arg);
   } catch (err) {
-    throw new UsageError(
-      `${arg.startsWith('{') ? 'the descriptor' : arg} is not JSON: ${(err as Error).message}`,
-    );
+    throw new UsageError(`the descriptor is not JSON: ${(err as Error).message}`);
   }
 }
 

@@ -3,6 +3,8 @@ import { z } from 'zod';
 
 /** Largest class count of a class-subset task: a subset is kept as a bit mask in one 32-bit integer. */
 export const MAX_SUBSET_CLASSES = 30;
+/** Longest task vector (a feature task's `values`, the embedding's `inputDim`). */
+export const MAX_TASK_VECTOR = 4096;
 
 /**
  * A binary task over a labelled data set: an example is positive (label 1) when its class is in `positive`,
@@ -18,7 +20,9 @@ export const classSubsetTaskSchema = z
       .min(2, 'numClasses must be at least 2')
       .max(MAX_SUBSET_CLASSES, `numClasses must be at most ${MAX_SUBSET_CLASSES}`),
     /** The positive classes, ascending, each once. */
-    positive: z.array(z.number({ error: 'positive must hold class numbers' }).int('classes are integers')),
+    positive: z
+      .array(z.number({ error: 'positive must hold class numbers' }).int('classes are integers'))
+      .max(MAX_SUBSET_CLASSES, `positive holds at most ${MAX_SUBSET_CLASSES} classes`),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -62,10 +66,12 @@ export const vectorTaskSchema = z
     kind: z.literal('vector'),
     name: z
       .string({ error: 'name must be a string' })
+      .max(128, 'name: at most 128 characters')
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'name: letters, digits, ".", "_" and "-" only'),
     values: z
       .array(z.number({ error: 'values must be numbers' }).refine(Number.isFinite, 'values must be finite'))
-      .min(1, 'values must not be empty'),
+      .min(1, 'values must not be empty')
+      .max(MAX_TASK_VECTOR, `values: at most ${MAX_TASK_VECTOR} numbers`),
   })
   .strict();
 export type VectorTask = z.infer<typeof vectorTaskSchema>;

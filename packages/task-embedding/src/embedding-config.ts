@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { MAX_TASK_VECTOR } from './descriptor.js';
 
-const positiveInt = (what: string) =>
+const positiveInt = (what: string, max: number) =>
   z
     .number({ error: `${what} must be a number` })
     .int(`${what} must be an integer`)
-    .positive(`${what} must be > 0`);
+    .positive(`${what} must be > 0`)
+    .max(max, `${what} must be at most ${max}`);
 
 /**
  * The task-embedding network and where its output goes. The network is Linear(inputDim → hidden) → SiLU →
@@ -17,11 +19,11 @@ const positiveInt = (what: string) =>
 export const taskEmbeddingConfigSchema = z
   .object({
     /** Length of the task vectors (10 for the class-subset tasks of MNIST). */
-    inputDim: positiveInt('inputDim'),
-    hidden: positiveInt('hidden').default(64),
+    inputDim: positiveInt('inputDim', MAX_TASK_VECTOR),
+    hidden: positiveInt('hidden', 4096).default(64),
     gate: z.enum(['all', 'head'], { error: 'gate must be "all" or "head"' }).default('all'),
     /** Tokenized layers (tensors) counted as the head, from the end; used by `gate: 'head'`. */
-    headLayers: positiveInt('headLayers').default(2),
+    headLayers: positiveInt('headLayers', 10_000).default(2),
   })
   .strict();
 export type TaskEmbeddingConfig = z.output<typeof taskEmbeddingConfigSchema>;

@@ -1,4 +1,4 @@
-import { issueLines, Rng } from '@rpg/core';
+import { issueLines, MAX_SEED, Rng } from '@rpg/core';
 import { z } from 'zod';
 import { type ClassSubsetTask, MAX_SUBSET_CLASSES, TaskError, taskFromMask } from './descriptor.js';
 
@@ -33,7 +33,11 @@ export const taskSplitConfigSchema = z
     unseen: z.number({ error: 'unseen must be a number' }).int('unseen must be an integer').min(1),
     /** Seen tasks to harvest checkpoints for; default all the remaining ones. */
     seen: z.number({ error: 'seen must be a number' }).int('seen must be an integer').min(1).optional(),
-    seed: z.number({ error: 'seed must be a number' }).int('seed must be an integer').nonnegative(),
+    seed: z
+      .number({ error: 'seed must be a number' })
+      .int('seed must be an integer')
+      .nonnegative()
+      .max(MAX_SEED, `seed must be at most ${MAX_SEED}`),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -1,5 +1,7 @@
 /** What the `rpg` subcommands share: where the user is, usage errors, the Temporal runtime's logging. */
-import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { storeDirProblem } from '@rpg/core';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
 /** An error whose message is the whole story (no stack trace for the user). */
@@ -10,6 +12,53 @@ export class UsageError extends Error {
 /** Through `pnpm rpg` this process runs in the package directory; INIT_CWD is where the user is. */
 export function userPath(path: string): string {
   return resolve(process.env.INIT_CWD ?? process.cwd(), path);
+}
+
+/** The artifact store directory of `--store` (default .rpg/store), checked before anything loads or connects. */
+export async function storeOption(value: string | undefined): Promise<string> {
+  const dir = userPath(value ?? '.rpg/store');
+  const problem = await storeDirProblem(dir);
+  if (problem)
+    throw new UsageError(`--store ${value ?? '.rpg/store'} cannot be the artifact store: ${problem}`);
+  return dir;
+}
+
+/** The dev server's SQLite file of `--db` (default .rpg/temporal.db): its directory is checked like a store's. */
+export async function dbOption(value: string | undefined): Promise<string> {
+  const file = userPath(value ?? '.rpg/temporal.db');
+  const isDir = await stat(file).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  const problem = isDir ? 'it is a directory, not a file' : await storeDirProblem(dirname(file));
+  if (problem)
+    throw new UsageError(`--db ${value ?? '.rpg/temporal.db'} cannot hold the server's history: ${problem}`);
+  return file;
+}
+
+/** The bounds of `--heartbeat-timeout`: shorter risks retrying a stage that is busy, longer delays a retry. */
+export const HEARTBEAT_TIMEOUT_SECONDS = { min: 10, max: 3600, default: 120 } as const;
+
+/**
+ * A duration flag: `90`, `90s`, `2m` or `1h`, in seconds within [min, max]; anything else is a UsageError naming
+ * the flag and the accepted range.
+ */
+export function secondsOption(flag: string, text: string, min: number, max: number): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/.exec(text.trim());
+  const seconds = m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 's' | 'm' | 'h'] : Number.NaN;
+  if (!(seconds >= min && seconds <= max)) {
+    throw new UsageError(
+      `--${flag} must be a duration from ${min} s to ${max} s (e.g. 90, 90s, 2m), got "${text.slice(0, 40)}"`,
+    );
+  }
+  return seconds;
+}
+
+/** `--heartbeat-timeout` as the workflow input takes it (undefined: the workflow's default, 2 minutes). */
+export function heartbeatTimeoutOption(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const { min, max } = HEARTBEAT_TIMEOUT_SECONDS;
+  return `${secondsOption('heartbeat-timeout', text, min, max)} seconds`;
 }
 
 /** The `--help` flag every command takes. */

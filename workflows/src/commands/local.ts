@@ -5,7 +5,7 @@ import { runPipelineLocal } from '../run-local.js';
 import { runUnseenLocal } from '../run-unseen-local.js';
 import { summarizeReport } from '../summary.js';
 import { summarizeTaskReport } from '../unseen-figures.js';
-import { HELP_OPTION, parseCommand, UsageError, userPath } from './common.js';
+import { HELP_OPTION, parseCommand, storeOption, UsageError, userPath } from './common.js';
 
 export const help = `rpg local <config.json> [--store <dir>]
     Runs the whole pipeline of an experiment config in this process, stage by stage, without Temporal:
@@ -34,6 +34,7 @@ export async function local(argv: string[]): Promise<number> {
   if (positionals.length !== 1)
     throw new UsageError('rpg local takes exactly one config file, e.g. rpg local examples/mnist-mlp.json');
   const experiment = await loadExperiment(userPath(positionals[0]!));
+  const storeDir = await storeOption(values.store);
   await loadBackend();
   const controller = new AbortController();
   process.once('SIGINT', () => {
@@ -43,7 +44,7 @@ export async function local(argv: string[]): Promise<number> {
     controller.abort(new Error('interrupted'));
   });
   const options = {
-    storeDir: userPath(values.store ?? '.rpg/store'),
+    storeDir,
     progress: terminalProgress(),
     onStage: (stage: string, event: 'start' | 'end', seconds?: number) => {
       if (event === 'end') process.stderr.write(`${stage} done in ${seconds!.toFixed(1)} s\n`);

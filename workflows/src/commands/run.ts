@@ -5,30 +5,27 @@ import type { Report, TaskReport } from '@rpg/evaluator';
 import { type DevServer, startDevServer } from '@rpg/infra';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import {
-  connectClient,
-  type PipelineHandle,
-  pipelineStatus,
-  startPipeline,
-  type WorkflowResult,
-} from '../client.js';
-import { experimentWorkflowId, loadExperiment, workflowTypeOf } from '../experiment.js';
+import { connectClient, type PipelineHandle, pipelineStatus, type WorkflowResult } from '../client.js';
+import { loadExperiment } from '../experiment.js';
 import { renderStatus } from '../progress-view.js';
 import { summarizeReport } from '../summary.js';
 import { temporalSettings, workflowUrl } from '../temporal-settings.js';
 import { summarizeTaskReport } from '../unseen-figures.js';
 import { connectWorker, createPipelineWorkers, runWorkers } from '../worker.js';
 import {
+  dbOption,
   HELP_OPTION,
+  heartbeatTimeoutOption,
   installTemporalRuntime,
   interrupted,
   parseCommand,
+  storeOption,
   UsageError,
   userPath,
 } from './common.js';
-import { describeStart, failureMessage } from './start.js';
+import { describeStart, failureMessage, startExperiment } from './start.js';
 
-export const help = `rpg run <config.json> [--store <dir>] [--db <file>] [--no-worker]
+export const help = `rpg run <config.json> [--store <dir>] [--db <file>] [--no-worker] [--heartbeat-timeout <d>]
     Runs an experiment durably on Temporal and shows its progress until the report is written. With no
     TEMPORAL_ADDRESS it starts the local Temporal dev server (history in .rpg/temporal.db, Web UI on :8233;
     a server already answering on 127.0.0.1:7233, e.g. from rpg server, is used instead), and it runs a worker
@@ -38,6 +35,9 @@ export const help = `rpg run <config.json> [--store <dir>] [--db <file>] [--no-w
     --store <dir>   artifact store of the in-process worker (default .rpg/store)
     --db <file>     SQLite file of the dev server (default .rpg/temporal.db)
     --no-worker     start/attach and watch only; workers run elsewhere (rpg worker)
+    --heartbeat-timeout <d>   how long a stage may go without a heartbeat before Temporal gives it to another
+                    worker: 10 s to 1 h, e.g. 90, 90s, 5m (default 2m; a run already going keeps its own)
+    The config, the flags and the store are checked before a server starts or the backend loads.
 `;
 
 /** True when a Temporal frontend answers health checks at `address`. */
@@ -96,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
         store: { type: 'string' },
         db: { type: 'string' },
         'no-worker': { type: 'boolean' },
+        'heartbeat-timeout': { type: 'string' },
         ...HELP_OPTION,
       },
     }),
@@ -106,22 +107,25 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1)
     throw new UsageError('rpg run takes one config file, e.g. rpg run examples/mnist-mlp.json');
-  // A bad field fails here, before anything starts or is written.
+  // A bad field, flag or store fails here, before anything starts or is written.
+  const heartbeatTimeout = heartbeatTimeoutOption(values['heartbeat-timeout']);
   const experiment = await loadExperiment(userPath(positionals[0]!));
+  const storeDir = values['no-worker'] ? undefined : await storeOption(values.store);
   const settings = temporalSettings();
+  const dbFile = settings.local ? await dbOption(values.db) : undefined;
   const stop = interrupted();
   installTemporalRuntime();
 
   let dev: DevServer | undefined;
   let ui = settings.ui;
-  if (settings.local) {
+  if (dbFile) {
     if (await serverAnswers(settings.address)) {
       process.stderr.write(`using the Temporal server already running at ${settings.address}\n`);
     } else {
       // In its own process group: Ctrl-C reaches only this process, which stops the worker while the server
       // still answers (so Temporal hears that the running stage stopped), and the server last.
       dev = await startDevServer({
-        dbFile: userPath(values.db ?? '.rpg/temporal.db'),
+        dbFile,
         port: 7233,
         uiPort: 8233,
         ownProcessGroup: true,
@@ -138,20 +142,11 @@ export async function run(argv: string[]): Promise<number> {
   let workersDone: Promise<void> = Promise.resolve();
   try {
     let workers: Worker[] = [];
-    if (!values['no-worker']) {
-      workers = await createPipelineWorkers({
-        connection,
-        namespace: settings.namespace,
-        storeDir: userPath(values.store ?? '.rpg/store'),
-      });
+    if (storeDir) {
+      workers = await createPipelineWorkers({ connection, namespace: settings.namespace, storeDir });
       workersDone = runWorkers(workers, stopWorkers.signal);
     }
-    const started = await startPipeline<WorkflowResult>(
-      client,
-      experimentWorkflowId(experiment),
-      { config: experiment.config },
-      workflowTypeOf(experiment),
-    );
+    const started = await startExperiment(client, experiment, heartbeatTimeout);
     process.stdout.write(describeStart(started, settings, ui));
     const view = watch(started.handle);
     const outcome = await Promise.race([
@@ -164,8 +159,16 @@ export async function run(argv: string[]): Promise<number> {
       stop.promise.then(() => ({ kind: 'interrupted' as const })),
       // Workers that stop on their own (a crash in the worker itself) end the command with their error.
       workersDone.then(() => new Promise<never>(() => {})),
+      // So does the dev server this command started, dying under it.
+      ...(dev ? [dev.exited.then((why) => ({ kind: 'server-died' as const, why }))] : []),
     ]);
-    await view.stop(outcome.kind !== 'interrupted');
+    await view.stop(outcome.kind !== 'interrupted' && outcome.kind !== 'server-died');
+    if (outcome.kind === 'server-died') {
+      process.stderr.write(
+        `\nthe Temporal dev server stopped (${outcome.why}); the workflow's history is kept in ${dev?.dbFile}: run the same command again to resume\n`,
+      );
+      return 1;
+    }
     if (outcome.kind === 'interrupted') {
       process.stderr.write(
         `\nstopping the worker; the workflow stays in Temporal. Run the same command again to resume ` +

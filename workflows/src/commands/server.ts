@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startDevServer } from '@rpg/infra';
-import { HELP_OPTION, interrupted, parseCommand, UsageError, userPath } from './common.js';
+import { dbOption, HELP_OPTION, interrupted, parseCommand, UsageError } from './common.js';
 
 export const help = `rpg server [--db <file>] [--port 7233] [--ui-port 8233]
     Starts the local Temporal dev server alone (for the Web UI, or for workers and clients in other terminals),
@@ -36,16 +36,28 @@ export async function server(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`rpg server takes no arguments, got "${positionals[0]}"`);
-  const stop = interrupted();
-  const dev = await startDevServer({
-    dbFile: userPath(values.db ?? '.rpg/temporal.db'),
+  const ports = {
     port: port('port', values.port ?? '7233'),
     uiPort: port('ui-port', values['ui-port'] ?? '8233'),
+  };
+  const dbFile = await dbOption(values.db);
+  const stop = interrupted();
+  const dev = await startDevServer({
+    dbFile,
+    ...ports,
   });
   process.stdout.write(
-    `Temporal dev server on ${dev.address} (history in ${dev.dbFile})\nWeb UI: ${dev.uiUrl}\nCtrl-C stops it.\n`,
+    `Temporal dev server on ${dev.address} (pid ${dev.pid}, history in ${dev.dbFile})\nWeb UI: ${dev.uiUrl}\nCtrl-C stops it.\n`,
   );
-  await stop.promise;
+  const outcome = await Promise.race([
+    stop.promise.then(() => undefined),
+    dev.exited, // the server died under us: say so and fail, so scripts and supervisors notice
+  ]);
+  stop.dispose();
+  if (outcome !== undefined) {
+    process.stderr.write(`rpg server: the Temporal dev server ${outcome}\n`);
+    return 1;
+  }
   await dev.stop();
   process.stdout.write('Temporal dev server stopped.\n');
   return 0;

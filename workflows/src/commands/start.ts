@@ -1,23 +1,29 @@
 import { parseArgs } from 'node:util';
 import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { connectClient, type StartedPipeline, startPipeline, type WorkflowResult } from '../client.js';
-import { experimentWorkflowId, loadExperiment, workflowTypeOf } from '../experiment.js';
+import { type Experiment, experimentWorkflowId, loadExperiment, workflowTypeOf } from '../experiment.js';
 import { type TemporalSettings, temporalSettings, workflowUrl } from '../temporal-settings.js';
-import { HELP_OPTION, parseCommand, UsageError, userPath } from './common.js';
+import { HELP_OPTION, heartbeatTimeoutOption, parseCommand, UsageError, userPath } from './common.js';
 
-export const help = `rpg start <config.json>
+export const help = `rpg start <config.json> [--heartbeat-timeout <duration>]
     Validates the config, then starts its pipeline on Temporal (or attaches to the run already going for the same
-    config) and prints the workflow id and its Web UI link. Workers (rpg worker) do the work.
+    config) and prints the workflow id and its Web UI link. Workers (rpg worker) do the work. The config is
+    checked before any connection, so a bad one fails the same with or without a server.
+    --heartbeat-timeout <d>   how long a stage may go without a heartbeat before Temporal gives it to another
+                              worker: 10 s to 1 h, e.g. 90, 90s, 5m (default 2m; a run already going keeps its own)
     Connects to TEMPORAL_ADDRESS (default 127.0.0.1:7233); see the README for TLS and namespaces.
 `;
 
-/** Validates the config file locally (a bad field fails here, naming it), then starts or attaches. */
-export async function startFromFile(client: Client, file: string): Promise<StartedPipeline<WorkflowResult>> {
-  const experiment = await loadExperiment(userPath(file));
+/** Starts or attaches to the pipeline of a validated experiment. */
+export async function startExperiment(
+  client: Client,
+  experiment: Experiment,
+  heartbeatTimeout?: string,
+): Promise<StartedPipeline<WorkflowResult>> {
   return startPipeline<WorkflowResult>(
     client,
     experimentWorkflowId(experiment),
-    { config: experiment.config },
+    { config: experiment.config, ...(heartbeatTimeout ? { heartbeatTimeout } : {}) },
     workflowTypeOf(experiment),
   );
 }
@@ -51,7 +57,12 @@ export function failureMessage(err: unknown): string {
 
 export async function start(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('start', () =>
-    parseArgs({ args: argv, allowPositionals: true, strict: true, options: HELP_OPTION }),
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { 'heartbeat-timeout': { type: 'string' }, ...HELP_OPTION },
+    }),
   );
   if (values.help) {
     process.stdout.write(help);
@@ -59,10 +70,13 @@ export async function start(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1)
     throw new UsageError('rpg start takes one config file, e.g. rpg start examples/mnist-mlp.json');
+  // Everything local first: a bad config or flag is named even when no server answers.
+  const heartbeatTimeout = heartbeatTimeoutOption(values['heartbeat-timeout']);
+  const experiment = await loadExperiment(userPath(positionals[0]!));
   const settings = temporalSettings();
   const client = await connectClient(settings);
   try {
-    const started = await startFromFile(client, positionals[0]!);
+    const started = await startExperiment(client, experiment, heartbeatTimeout);
     process.stdout.write(describeStart(started, settings));
   } finally {
     await client.connection.close();

@@ -1,13 +1,16 @@
 import { parseArgs } from 'node:util';
 import { connectClient, pipelineStatus } from '../client.js';
-import { renderStatus } from '../progress-view.js';
+import { DEFAULT_STALE_SECONDS, renderStatus } from '../progress-view.js';
 import { temporalSettings, workflowUrl } from '../temporal-settings.js';
-import { HELP_OPTION, parseCommand, UsageError } from './common.js';
+import { HELP_OPTION, parseCommand, secondsOption, UsageError } from './common.js';
 
-export const help = `rpg status <workflowId> [--json]
+export const help = `rpg status <workflowId> [--json] [--stale-after <duration>]
     Shows a pipeline's progress: each stage's state and time, a progress bar for every running activity from
-    its latest heartbeat (step, total, loss), the latest durable training checkpoint and the Web UI link.
-    --json   the same as one JSON object
+    its latest heartbeat (step, total, loss; the time left from the steps done in this attempt) with the
+    heartbeat's age, the latest durable training checkpoint and the Web UI link. A running activity whose last
+    heartbeat is older than --stale-after is shown as STALE (its worker may be gone) instead of as progressing.
+    --json                   the same as one JSON object
+    --stale-after <d>        e.g. 30, 90s, 5m (default 60 s; 1 s to 1 day)
 `;
 
 export async function status(argv: string[]): Promise<number> {
@@ -16,7 +19,7 @@ export async function status(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { json: { type: 'boolean' }, ...HELP_OPTION },
+      options: { json: { type: 'boolean' }, 'stale-after': { type: 'string' }, ...HELP_OPTION },
     }),
   );
   if (values.help) {
@@ -25,6 +28,10 @@ export async function status(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1)
     throw new UsageError('rpg status takes one workflow id (rpg start and rpg run print it)');
+  const staleAfter =
+    values['stale-after'] === undefined
+      ? DEFAULT_STALE_SECONDS
+      : secondsOption('stale-after', values['stale-after'], 1, 86_400);
   const settings = temporalSettings();
   const client = await connectClient(settings);
   try {
@@ -38,7 +45,7 @@ export async function status(argv: string[]): Promise<number> {
     if (values.json) {
       process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     } else {
-      process.stdout.write(`${renderStatus(s).join('\n')}\n`);
+      process.stdout.write(`${renderStatus(s, Date.now(), staleAfter).join('\n')}\n`);
       if (settings.ui)
         process.stdout.write(`Web UI: ${workflowUrl(settings.ui, settings.namespace, s.workflowId)}\n`);
     }

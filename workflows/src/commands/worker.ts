@@ -7,9 +7,12 @@ import {
   installTemporalRuntime,
   interrupted,
   parseCommand,
+  storeOption,
   UsageError,
-  userPath,
 } from './common.js';
+
+/** Activities at once per queue: each stage already uses every core, so more only interleaves them. */
+const MAX_CONCURRENCY = 64;
 
 export const help = `rpg worker [--queues rpg-cpu,rpg-gpu] [--store <dir>] [--concurrency <n>]
     Runs pipeline workers in this process until Ctrl-C (which stops the running stage at its next step; Temporal
@@ -17,7 +20,7 @@ export const help = `rpg worker [--queues rpg-cpu,rpg-gpu] [--store <dir>] [--co
     --queues <list>     task queues to serve (default both): rpg-cpu hosts the workflow and the harvest,
                         tokenize and evaluate stages; rpg-gpu generator training and generation
     --store <dir>       artifact store shared by all workers (default .rpg/store)
-    --concurrency <n>   activities run at once per queue (default 1)
+    --concurrency <n>   activities run at once per queue (default 1, at most 64)
     Connects to TEMPORAL_ADDRESS (default 127.0.0.1:7233); see the README for TLS and namespaces.
 `;
 
@@ -42,10 +45,12 @@ export async function worker(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`rpg worker takes no arguments, got "${positionals[0]}"`);
   const queues = parseCommand('worker', () => parseQueues(values.queues ?? 'rpg-cpu,rpg-gpu'));
   const concurrency = Number(values.concurrency ?? '1');
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new UsageError(`--concurrency must be a positive integer, got "${values.concurrency}"`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY)
+    throw new UsageError(
+      `--concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got "${values.concurrency?.slice(0, 40)}"`,
+    );
   const settings = temporalSettings();
-  const storeDir = userPath(values.store ?? '.rpg/store');
+  const storeDir = await storeOption(values.store);
   installTemporalRuntime();
   const connection = await connectWorker(settings);
   try {
