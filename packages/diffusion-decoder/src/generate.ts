@@ -1,4 +1,4 @@
-import { type ProgressSink, Rng, silentProgress, tf } from '@rpg/core';
+import { MAX_SEED, type ProgressSink, Rng, silentProgress, tf } from '@rpg/core';
 import { z } from 'zod';
 import { decoderPredictor, sampleDdim, sampleDdpm } from './samplers.js';
 import { linearSchedule } from './schedule.js';
@@ -6,7 +6,7 @@ import type { TrainedGenerator } from './train-generator.js';
 
 export const generateSettingsSchema = z.object({
   count: z.number().int().positive().max(100_000),
-  seed: z.number().int(),
+  seed: z.number().int().min(0).max(MAX_SEED),
   sampler: z.enum(['ddim', 'ddpm']).default('ddim'),
   /** DDIM steps (DDPM always runs all T). */
   steps: z.number().int().positive().max(100_000).default(60),

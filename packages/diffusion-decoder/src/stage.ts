@@ -10,6 +10,7 @@ import {
   type ArtifactRef,
   ArtifactStore,
   ArtifactRef as artifactRefSchema,
+  MAX_SEED,
   type ProgressSink,
   pruneTrainStates,
   Rng,
@@ -47,8 +48,12 @@ export const trainStageConfigSchema = z
     /** `tokenSize` and `d` come from the tokenizer and the prototype model. */
     decoder: z
       .object({
-        channels: z.array(z.number().int().positive()).min(3).default([1, 32, 64, 128, 64, 32, 1]),
-        kernel: z.number().int().positive().default(7),
+        channels: z
+          .array(z.number().int().positive().max(4096))
+          .min(3)
+          .max(17)
+          .default([1, 32, 64, 128, 64, 32, 1]),
+        kernel: z.number().int().positive().max(63).default(7),
         conditioning: z.enum(['per-layer', 'shared']).default('per-layer'),
         prediction: z.enum(['epsilon', 'x0', 'v']).default('epsilon'),
       })
@@ -65,8 +70,8 @@ export const trainStageConfigSchema = z
     lr: z.number().positive().max(1),
     batchSize: z.number().int().positive().max(4096),
     diffusionBatch: z.number().int().positive().max(65_536),
-    seed: z.number().int().nonnegative(),
-    weightDecay: z.number().min(0).default(0),
+    seed: z.number().int().nonnegative().max(MAX_SEED),
+    weightDecay: z.number().min(0).max(1).default(0),
     /** Decay of the weight EMA the generator ends with (0: the last weights). */
     emaDecay: z.number().min(0).lt(1).default(0.995),
     /**

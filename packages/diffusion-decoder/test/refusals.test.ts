@@ -29,7 +29,7 @@ beforeAll(async () => {
   await loadBackend({ log: null });
   dir = await mkdtemp(join(tmpdir(), 'rpg-refusals-'));
   const tokens = new Float32Array(3 * state.numTokens * 8);
-  ckpts.forEach((c, i) => tokens.set(tokenize(state, c), i * state.numTokens * 8));
+  for (const [i, c] of ckpts.entries()) tokens.set(tokenize(state, c), i * state.numTokens * 8);
   gen = await trainGenerator({
     tokens,
     numCheckpoints: 3,

@@ -43,15 +43,15 @@ const positiveInt = (what: string) =>
 export const prototypeConfigSchema = z
   .object({
     model: z.enum(['mamba2', 'lstm', 'transformer', 'none']).default('mamba2'),
-    d: positiveInt('d').min(2, 'd must be at least 2'),
-    layers: positiveInt('layers').default(2),
+    d: positiveInt('d').max(4096).min(2, 'd must be at least 2'),
+    layers: positiveInt('layers').max(64).default(2),
     position: z.enum(['2d', '1d', 'learnable']).default('2d'),
-    dState: positiveInt('dState').default(32),
-    expand: positiveInt('expand').default(2),
-    convWidth: positiveInt('convWidth').default(4),
-    headDim: positiveInt('headDim').default(64),
-    heads: positiveInt('heads').default(4),
-    chunkSize: positiveInt('chunkSize').default(64),
+    dState: positiveInt('dState').max(1024).default(32),
+    expand: positiveInt('expand').max(16).default(2),
+    convWidth: positiveInt('convWidth').max(64).default(4),
+    headDim: positiveInt('headDim').max(1024).default(64),
+    heads: positiveInt('heads').max(64).default(4),
+    chunkSize: positiveInt('chunkSize').max(4096).default(64),
     /** Absent: an unconditional model (no default, so configs without it keep their exact form and keys). */
     task: taskEmbeddingConfigSchema.optional(),
     /** Absent: the default cap (kept absent, like `task`, so existing configs keep their keys). */
