@@ -4,6 +4,7 @@ import type { Dataset } from './data.js';
 import {
   describeSpec,
   forward,
+  imageShapeOf,
   initStateDict,
   inputSize,
   type NetworkSpec,
@@ -151,9 +152,10 @@ function checkDataset(spec: NetworkSpec, dataset: Dataset): void {
       `${describeSpec(spec)} takes ${need} inputs but data set "${dataset.name}" has inputShape [${dataset.inputShape}] (${have})`,
     );
   }
-  if (spec.type === 'cnn' && dataset.inputShape.join(',') !== spec.inputShape.join(',')) {
+  const image = imageShapeOf(spec);
+  if (image && dataset.inputShape.join(',') !== image.join(',')) {
     throw new HarvestError(
-      `${describeSpec(spec)} takes inputShape [${spec.inputShape}] but data set "${dataset.name}" has [${dataset.inputShape}]`,
+      `${describeSpec(spec)} takes inputShape [${image}] but data set "${dataset.name}" has [${dataset.inputShape}]`,
     );
   }
   if (numClassesOf(spec) !== dataset.numClasses) {
