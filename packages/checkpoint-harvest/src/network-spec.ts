@@ -166,22 +166,6 @@ export const CNN_M_MNIST: NetworkSpec = {
   numClasses: 10,
 };
 
-/**
- * A small ResNet for 14×14 MNIST (`dataset.pool: 2`), 77,754 trainable parameters: stem 3×3 1→16, stages of one
- * basic block each at 16 (14×14), 32 (7×7) and 64 (4×4) channels, fc 64→10.
- */
-export const RESNET_S_MNIST14: NetworkSpec = {
-  type: 'resnet',
-  inputShape: [14, 14, 1],
-  stem: { out: 16, kernel: 3, padding: 1 },
-  stages: [
-    { out: 16, blocks: 1 },
-    { out: 32, blocks: 1, stride: 2 },
-    { out: 64, blocks: 1, stride: 2 },
-  ],
-  numClasses: 10,
-};
-
 /** Named presets (the CLI's `--network` values). */
 export const NETWORK_PRESETS: Record<'mlp' | 'cnn-s' | 'cnn-m', NetworkSpec> = {
   mlp: MLP_MNIST,
