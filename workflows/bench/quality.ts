@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { countParameters } from '@rpg/checkpoint-harvest';
 import { loadBackend, terminalProgress } from '@rpg/core';
 import { loadPipelineConfig } from '../src/pipeline-config.js';
 import { qualityFigures } from '../src/quality-figures.js';
@@ -37,7 +38,13 @@ try {
     JSON.stringify({
       config: config.name,
       backend: backend.name,
+      /** The target network's trainable parameters (PyTorch's `sum(p.numel() for p in model.parameters())`). */
+      params: countParameters(config.harvest.network),
       ...qualityFigures(result.report),
+      /** The scale for `nearestL2`: mean L2 from each original to its nearest other original. */
+      originalSpacingL2: result.report.originalSpacing
+        ? Math.round(result.report.originalSpacing.avg * 10000) / 10000
+        : null,
       stageSeconds: result.stageSeconds,
       totalSeconds,
     }),

@@ -5,6 +5,7 @@ import {
   countParameters,
   describeSpec,
   forward,
+  imageShapeOf,
   initStateDict,
   inputSize,
   type NetworkSpec,
@@ -175,9 +176,10 @@ function checkDataset(spec: NetworkSpec, dataset: Dataset): void {
       `${describeSpec(spec)} takes ${need} inputs but data set "${dataset.name}" has inputShape [${dataset.inputShape}] (${have})`,
     );
   }
-  if (spec.type === 'cnn' && dataset.inputShape.join(',') !== spec.inputShape.join(',')) {
+  const image = imageShapeOf(spec);
+  if (image && dataset.inputShape.join(',') !== image.join(',')) {
     throw new HarvestError(
-      `${describeSpec(spec)} takes inputShape [${spec.inputShape}] but data set "${dataset.name}" has [${dataset.inputShape}]`,
+      `${describeSpec(spec)} takes inputShape [${image}] but data set "${dataset.name}" has [${dataset.inputShape}]`,
     );
   }
   if (numClassesOf(spec) !== dataset.numClasses) {

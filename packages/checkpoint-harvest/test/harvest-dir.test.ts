@@ -18,8 +18,8 @@ const CNN: NetworkSpec = {
   type: 'cnn',
   inputShape: [6, 6, 1],
   conv: [
-    { out: 3, kernel: 3, pool: true },
-    { out: 4, kernel: 3 },
+    { out: 3, kernel: 3, padding: 1, bias: false, pool: true },
+    { out: 4, kernel: 3, padding: 1, bias: false },
   ],
   numClasses: 3,
 };
@@ -112,7 +112,7 @@ describe('writeHarvest', () => {
     await expect(
       writeHarvest(join(root, 'none'), { network: CNN, datasetName: 'x', results: [] }),
     ).rejects.toThrow(/no runs/);
-    const other: NetworkSpec = { ...CNN, numClasses: 4 };
+    const other = { ...CNN, numClasses: 4 } as NetworkSpec;
     await expect(
       writeHarvest(join(root, 'other'), { network: other, datasetName: 'x', results }),
     ).rejects.toThrow(/run 0 trained a different network/);

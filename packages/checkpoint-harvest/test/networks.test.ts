@@ -94,9 +94,9 @@ describe('parameter layout (PyTorch state-dict names and shapes)', () => {
         type: 'cnn',
         inputShape: [4, 4, 1],
         conv: [
-          { out: 2, kernel: 3, pool: true },
-          { out: 2, kernel: 3, pool: true },
-          { out: 2, kernel: 3, pool: true },
+          { out: 2, kernel: 3, padding: 1, pool: true },
+          { out: 2, kernel: 3, padding: 1, pool: true },
+          { out: 2, kernel: 3, padding: 1, pool: true },
         ],
         numClasses: 2,
       }),
@@ -146,7 +146,7 @@ describe('forward', () => {
     const spec: NetworkSpec = {
       type: 'cnn',
       inputShape: [3, 3, 2],
-      conv: [{ out: 1, kernel: 3, padding: 0 }],
+      conv: [{ out: 1, kernel: 3, padding: 0, bias: false }],
       numClasses: 2,
     };
     const rng = new Rng(4);
@@ -178,7 +178,7 @@ describe('forward', () => {
     const spec: NetworkSpec = {
       type: 'cnn',
       inputShape: [2, 2, 1],
-      conv: [{ out: 1, kernel: 1 }],
+      conv: [{ out: 1, kernel: 1, padding: 0, bias: false }],
       numClasses: 2,
     };
     const sd: StateDict = new Map([

@@ -60,7 +60,7 @@ describe('NearestOriginalIndex', () => {
     const spec: NetworkSpec = {
       type: 'cnn',
       inputShape: [8, 8, 1],
-      conv: [{ out: 4, kernel: 3 }],
+      conv: [{ out: 4, kernel: 3, padding: 1, bias: false }],
       numClasses: 3,
     };
     const originals = [1, 2, 3].map((s) => initStateDict(spec, new Rng(s)));

@@ -14,8 +14,18 @@ const CNN: NetworkSpec = {
   type: 'cnn',
   inputShape: [8, 8, 1],
   conv: [
-    { out: 4, kernel: 3, pool: true },
-    { out: 6, kernel: 3 },
+    { out: 4, kernel: 3, padding: 1, bias: false, pool: true },
+    { out: 6, kernel: 3, padding: 1, bias: false },
+  ],
+  numClasses: 5,
+};
+const RESNET: NetworkSpec = {
+  type: 'resnet',
+  inputShape: [8, 8, 1],
+  stem: { out: 4, kernel: 3, padding: 1 },
+  stages: [
+    { out: 4, blocks: 1 },
+    { out: 6, blocks: 1, stride: 2 },
   ],
   numClasses: 5,
 };
@@ -25,7 +35,8 @@ function randomModel(spec: NetworkSpec, seed: number): StateDict {
   const rng = new Rng(seed);
   const sd = initStateDict(spec, rng.fork('init'));
   for (const [name, e] of sd) {
-    if (name.endsWith('running_mean')) e.data = rng.normalArray(e.data.length, 0, 0.3);
+    if (name.endsWith('running_mean') || name.endsWith('bn1.bias'))
+      e.data = rng.normalArray(e.data.length, 0, 0.3);
     if (name.endsWith('running_var')) e.data = rng.uniformArray(e.data.length, 0.5, 2);
   }
   return sd;
@@ -38,7 +49,7 @@ beforeAll(async () => {
 });
 
 describe('TestSetPredictor', () => {
-  for (const spec of [MLP, CNN]) {
+  for (const spec of [MLP, CNN, RESNET]) {
     it(`gives checkpoint-harvest's predictions for every ${spec.type} model, in batches`, () => {
       const models = Array.from({ length: 7 }, (_, i) => randomModel(spec, 10 + i));
       const expected = models.map((sd) => predict(spec, sd, data.test.x, data.test.n));
