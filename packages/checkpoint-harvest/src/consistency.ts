@@ -147,7 +147,7 @@ export function checkCheckpoints(
   }
   for (const [name, wheres] of differingCounters) {
     warnings.push(
-      `"${name}" differs between checkpoints (${listNames(wheres, 3)} vs ${first.where}); it is copied from the first checkpoint`,
+      `"${name}" differs between checkpoints (${listNames(wheres, 3)} vs ${first.where}); it is not generated: generated models get the first checkpoint's value, detokenized ones their own`,
     );
   }
 

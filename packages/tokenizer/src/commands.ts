@@ -6,7 +6,7 @@ import type { Granularity } from './config.js';
 import { paddingFraction } from './layout.js';
 import { COPIED_FILE, loadTokenizerState, STATE_FILE, TOKENS_FILE } from './state-file.js';
 import { detokenize } from './tokenize.js';
-import { tokenizeFiles } from './tokenize-files.js';
+import { tokenizeFiles, withCopiedOverrides } from './tokenize-files.js';
 import { readTokens } from './tokens-file.js';
 
 export interface TokenizeCommand {
@@ -62,7 +62,8 @@ export async function runDetokenize(cmd: DetokenizeCommand): Promise<void> {
   await mkdir(cmd.out, { recursive: true });
   const progress = terminalProgress();
   for (const [i, row] of tokens.rows.entries()) {
-    await writeSafetensorsFile(join(cmd.out, `${names[i]}.safetensors`), detokenize(state, row));
+    const sd = withCopiedOverrides(detokenize(state, row), tokens.copied?.[String(i)]);
+    await writeSafetensorsFile(join(cmd.out, `${names[i]}.safetensors`), sd);
     progress({ stage: 'detokenize', step: i + 1, total: tokens.count });
   }
   process.stdout.write(`wrote ${tokens.count} state dicts to ${cmd.out}\n`);

@@ -1,12 +1,19 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type ProgressSink, readSafetensorsFile, type StateDict, silentProgress } from '@rpg/core';
+import {
+  type ProgressSink,
+  readSafetensorsFile,
+  type StateDict,
+  silentProgress,
+  type TensorEntry,
+} from '@rpg/core';
+import { isGenerated } from './checks.js';
 import type { TokenizerConfigInput } from './config.js';
 import { checkTokenSize, TokenizerFit } from './fit.js';
 import type { TokenizerState } from './state.js';
 import { saveTokenizerState } from './state-file.js';
 import { tokenize } from './tokenize.js';
-import { TokensWriter } from './tokens-file.js';
+import { type CopiedOverrides, TokensWriter } from './tokens-file.js';
 
 /** One checkpoint file to tokenize: its path (named in messages) and its name in the tokens file. */
 export interface CheckpointFile {
@@ -39,7 +46,11 @@ export async function tokenizeFiles(
       progress({ stage: 'tokenize', step: ++done, total, note: what });
     }
   };
-  await each('statistics', (ckpt, file) => fit.add(ckpt, file.path));
+  const copied = new CopiedTracker();
+  await each('statistics', (ckpt, file) => {
+    fit.add(ckpt, file.path);
+    copied.add(ckpt);
+  });
   if (fit.needsSecondPass) {
     total += files.length;
     await each('BatchNorm statistics', (ckpt, file) => fit.addSecond(ckpt, file.path));
@@ -50,6 +61,7 @@ export async function tokenizeFiles(
   await mkdir(dirname(out.tokensPath), { recursive: true });
   const writer = await TokensWriter.open(out.tokensPath, state, files.length, {
     names: files.map((f) => f.name),
+    copied: copied.overrides,
   });
   try {
     await each('tokens', (ckpt, file) => writer.write(tokenize(state, ckpt, file.path)));
@@ -69,4 +81,46 @@ async function readCheckpoint(file: CheckpointFile): Promise<StateDict> {
     const message = (err as Error).message;
     throw new Error(message.includes(file.path) ? message : `cannot read ${file.path}: ${message}`);
   }
+}
+
+/** Small copied tensors (counters) at most this big are kept per checkpoint where they differ from the first's. */
+const MAX_OVERRIDE_ELEMENTS = 64;
+
+/** Collects {@link CopiedOverrides}: checkpoint i's small copied tensors that differ from checkpoint 0's. */
+class CopiedTracker {
+  readonly overrides: CopiedOverrides = {};
+  private first: Map<string, TensorEntry> | undefined;
+  private index = 0;
+
+  add(ckpt: StateDict): void {
+    const i = this.index++;
+    if (!this.first) {
+      this.first = new Map(
+        [...ckpt].filter(([name, e]) => !isGenerated(name, e) && e.data.length <= MAX_OVERRIDE_ELEMENTS),
+      );
+      return;
+    }
+    for (const [name, ref] of this.first) {
+      const data = ckpt.get(name)?.data;
+      if (!data || data.every((v, j) => v === ref.data[j])) continue;
+      (this.overrides[String(i)] ??= {})[name] = Array.from(data as ArrayLike<number | bigint>, String);
+    }
+  }
+}
+
+/** `sd` with each checkpoint-specific copied value of {@link CopiedOverrides} put back (same dtypes). */
+export function withCopiedOverrides(
+  sd: StateDict,
+  overrides: Record<string, string[]> | undefined,
+): StateDict {
+  for (const [name, values] of Object.entries(overrides ?? {})) {
+    const entry = sd.get(name);
+    if (!entry || entry.data.length !== values.length) continue;
+    const data =
+      entry.data instanceof BigInt64Array
+        ? BigInt64Array.from(values, (v) => BigInt(v))
+        : new (entry.data.constructor as new (a: number[]) => TensorEntry['data'])(values.map(Number));
+    sd.set(name, { ...entry, data });
+  }
+  return sd;
 }

@@ -15,6 +15,14 @@ export const TOKENS_TENSOR = 'tokens';
 const MAX_READ_BYTES = 1 << 30;
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/**
+ * Per checkpoint (by index), the values of copied tensors that differ from the first checkpoint's, as strings (BatchNorm
+ * `num_batches_tracked` counts the batches each checkpoint has seen). Detokenizing a training checkpoint restores
+ * its own; generated models get the first checkpoint's.
+ */
+export type CopiedOverrides = Record<string, Record<string, string[]>>;
+const copiedOverridesSchema = z.record(z.string(), z.record(z.string(), z.array(z.string())));
+
 /** Where training reads token rows from: a tokens file, or rows in memory. */
 export interface TokenRows {
   /** N: checkpoints. */
@@ -66,7 +74,7 @@ export class TokensWriter {
     path: string,
     state: Pick<TokenizerState, 'numTokens' | 'config'>,
     count: number,
-    options: { names?: string[] } = {},
+    options: { names?: string[]; copied?: CopiedOverrides } = {},
   ): Promise<TokensWriter> {
     if (!Number.isInteger(count) || count < 1)
       throw new Error(`a tokens file needs ≥ 1 checkpoint, got ${count}`);
@@ -82,6 +90,8 @@ export class TokensWriter {
       granularity: state.config.granularity,
     };
     if (options.names) metadata.names = JSON.stringify(options.names);
+    if (options.copied && Object.keys(options.copied).length > 0)
+      metadata.copied = JSON.stringify(options.copied);
     const writer = await SafetensorsStreamWriter.open(
       path,
       [[TOKENS_TENSOR, { dtype: 'F32', shape: [count, numTokens, k] }]],
@@ -147,6 +157,7 @@ interface TokensHeader {
   /** Byte offset of the first token value in the file. */
   start: number;
   names?: string[];
+  copied?: CopiedOverrides;
 }
 
 async function readTokensHeader(path: string, state?: TokenizerState): Promise<TokensHeader> {
@@ -168,6 +179,11 @@ async function readTokensHeader(path: string, state?: TokenizerState): Promise<T
     if (names !== undefined) {
       const parsed = z.array(z.string()).length(count).safeParse(safeJson(names));
       if (parsed.success) header.names = parsed.data;
+    }
+    if (file.metadata.copied !== undefined) {
+      const parsed = copiedOverridesSchema.safeParse(safeJson(file.metadata.copied));
+      if (!parsed.success) throw new Error(`${path}: its "copied" metadata is not valid`);
+      header.copied = parsed.data;
     }
     return header;
   } finally {
@@ -205,6 +221,9 @@ export class TokenRowsFile implements TokenRows {
   }
   get names(): string[] | undefined {
     return this.header.names;
+  }
+  get copied(): CopiedOverrides | undefined {
+    return this.header.copied;
   }
 
   readRow(checkpoint: number, position: number, out: Float32Array, outOffset: number): void {
@@ -248,6 +267,8 @@ export interface TokensFile {
   rows: Float32Array[];
   /** Names given to writeTokens (e.g. the source checkpoints' file names), if any. */
   names?: string[];
+  /** Each checkpoint's own values of copied tensors that differ from the first's (see {@link CopiedOverrides}). */
+  copied?: CopiedOverrides;
 }
 
 /**
@@ -257,12 +278,20 @@ export interface TokensFile {
 export async function readTokens(path: string, state?: TokenizerState): Promise<TokensFile> {
   const rowsFile = await TokenRowsFile.open(path, state);
   try {
-    const { count, numTokens, tokenSize, names } = rowsFile;
+    const { count, numTokens, tokenSize, names, copied } = rowsFile;
     const rowLength = numTokens * tokenSize;
     const tokens = new Float32Array(count * rowLength);
     for (let c = 0; c < count; c++) rowsFile.readRows(c, 0, numTokens, tokens, c * rowLength);
     const rows = Array.from({ length: count }, (_, i) => tokens.subarray(i * rowLength, (i + 1) * rowLength));
-    return { tokens, count, numTokens, tokenSize, rows, ...(names ? { names } : {}) };
+    return {
+      tokens,
+      count,
+      numTokens,
+      tokenSize,
+      rows,
+      ...(names ? { names } : {}),
+      ...(copied ? { copied } : {}),
+    };
   } finally {
     rowsFile.close();
   }
