@@ -41,6 +41,19 @@ const INSPECT_HELP = `  rpg-checkpoint-harvest inspect <dir>
       checks that all its checkpoints are readable and consistent (exit code 1 if not).
 `;
 
+const SPEC_HELP = `  Network spec files (--network spec.json), one JSON object; defaults are PyTorch's:
+    {"type": "mlp", "sizes": [784, 64, 10]}                      nn.Sequential(Linear, ReLU, …, Linear)
+    {"type": "cnn", "inputShape": [28, 28, 1], "numClasses": 10,
+     "conv": [{"out": 8, "kernel": 3, "padding": 1, "stride": 1, "bias": true, "pool": false}, …]}
+                                  Conv2d → BatchNorm2d → ReLU (→ MaxPool2d(2)) per block, average pool, Linear
+    {"type": "resnet", "inputShape": [14, 14, 1], "numClasses": 10,
+     "stem": {"out": 16, "kernel": 3, "padding": 1}, "stages": [{"out": 16, "blocks": 2, "stride": 1}, …]}
+                                  torchvision ResNet of BasicBlocks without the stem max-pool
+    conv "padding" is required (PyTorch's default, 0, would silently change the function); "names" maps the
+    spec's tensor names to other checkpoint keys, e.g. {"conv1.weight": "0.weight"}. See the README's
+    "Network specs" for the tensor names of each kind.
+`;
+
 const HELP = `rpg-checkpoint-harvest: collect checkpoints of one network for RPG
 
 Usage:
@@ -48,11 +61,12 @@ ${HARVEST_HELP}
 ${IMPORT_HELP}
 ${INSPECT_HELP}
   rpg-checkpoint-harvest <command> --help
-`;
+
+${SPEC_HELP}`;
 
 const COMMAND_HELP: Record<string, string> = {
-  harvest: HARVEST_HELP,
-  import: IMPORT_HELP,
+  harvest: `${HARVEST_HELP}\n${SPEC_HELP}`,
+  import: `${IMPORT_HELP}\n${SPEC_HELP}`,
   inspect: INSPECT_HELP,
 };
 
