@@ -4,11 +4,10 @@
 // meaningless): min/median/max, ratios against the median, and a warning when the spread says the machine was
 // busy. Each backend runs in its own child process (a tfjs process keeps the backends it loaded).
 // Last line: one JSON object with all figures and the ratios to the numpy median.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { BACKEND_ORDER, type BackendChoice, loadBackend } from '../src/backend.js';
+import { numpyMatmulGflops } from '../src/machine-limit.js';
 import { tf } from '../src/tf.js';
 
 /** A figure is null where the backend cannot run that workload; `unsupported` says why. */
@@ -22,7 +21,6 @@ interface BackendFigures {
   unsupported: string[];
 }
 
-const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const HELP = `pnpm bench:backend [--quick] [--backends node,wasm,cpu]
   Measures each tfjs backend: 1024² matmul GFLOP/s, one RPG decoder-shape training step, one small-MLP step,
   and numpy's matmul as the machine's limit (measured before each backend and again after the last, at least
@@ -170,28 +168,6 @@ async function measureOne(choice: BackendChoice): Promise<BackendFigures> {
     mlpStepMs: await attempt('mlp step', mlpStepMs),
     unsupported,
   };
-}
-
-/** One numpy measurement (median of 20 matmuls), or null when numpy is missing. */
-function numpyMatmulGflops(): number | null {
-  const venvPython = join(repoRoot, 'infra', '.cache', 'venv', 'bin', 'python');
-  const python = existsSync(venvPython) ? venvPython : 'python3';
-  const code = `
-import time, numpy as np
-n = 1024
-a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
-a @ b
-ts = []
-for _ in range(20):
-    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
-ts.sort()
-print(2 * n**3 / ts[len(ts)//2] / 1e9)`;
-  try {
-    return Number(execFileSync(python, ['-c', code], { encoding: 'utf8' }).trim());
-  } catch {
-    return null;
-  }
 }
 
 interface LimitFigures {

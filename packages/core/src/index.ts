@@ -3,6 +3,7 @@ export * from './backend.js';
 export * from './hash.js';
 export * from './json-file.js';
 export * from './limits.js';
+export * from './machine-limit.js';
 export * from './manifest.js';
 export * from './progress.js';
 export * from './rng.js';

@@ -3,13 +3,13 @@
 // training steps, and generating one model with DDIM. Prints peak RSS and seconds per stage, generated parameters
 // per second and the generation's achieved GFLOP/s (decoder FLOPs / seconds) beside numpy's fp32 matmul measured
 // in the same run (interleaved with the sizes). Last line: one JSON object with the figures and the targets.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Rng, type StateDict, writeSafetensorsFile } from '@rpg/core';
+import { numpyMatmulGflops, Rng, type StateDict, writeSafetensorsFile } from '@rpg/core';
 import { defaultChunkRows } from '../src/generate.js';
 
 const HELP = `pnpm bench:scale [options]
@@ -154,19 +154,9 @@ function timed(pkg: string, argv: string[]): StageFigures & { stdout: string } {
 
 /** numpy's fp32 1024² matmul, median of 20 — this machine's practical limit, measured now. */
 function numpyGflops(): number {
-  const venv = join(repoRoot, 'infra', '.cache', 'venv', 'bin', 'python');
-  const code = `
-import time, numpy as np
-n = 1024
-a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
-a @ b
-ts = []
-for _ in range(20):
-    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
-ts.sort()
-print(2 * n**3 / ts[len(ts)//2] / 1e9)`;
-  return Number(execFileSync(existsSync(venv) ? venv : 'python3', ['-c', code], { encoding: 'utf8' }).trim());
+  const gflops = numpyMatmulGflops();
+  if (gflops === null) throw new Error('numpy is not available (run `bash infra/setup.sh`)');
+  return gflops;
 }
 
 /** Multiply-adds ×2 of generating one model: every conv at every DDIM step, the step MLP per chunk and step, and the condition projections once per chunk. */

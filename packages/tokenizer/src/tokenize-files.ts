@@ -103,7 +103,9 @@ class CopiedTracker {
     for (const [name, ref] of this.first) {
       const data = ckpt.get(name)?.data;
       if (!data || data.every((v, j) => v === ref.data[j])) continue;
-      (this.overrides[String(i)] ??= {})[name] = Array.from(data as ArrayLike<number | bigint>, String);
+      const own = this.overrides[String(i)] ?? {};
+      own[name] = Array.from(data as ArrayLike<number | bigint>, String);
+      this.overrides[String(i)] = own;
     }
   }
 }
