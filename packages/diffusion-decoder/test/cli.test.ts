@@ -1,9 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { access, cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng, readSafetensorsFile, type StateDict, type TensorEntry } from '@rpg/core';
+import { Rng, readSafetensorsFile, type StateDict, type TensorEntry, writeSafetensorsFile } from '@rpg/core';
 import { fitTokenizer, saveTokenizerState, TOKENS_FILE, tokenize, writeTokens } from '@rpg/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTrainState } from '../src/io.js';
@@ -170,6 +170,7 @@ describe('rpg-diffusion-decoder CLI', () => {
     expect(i.stdout).toContain('steps trained: 5');
     expect(i.stdout).toMatch(/parameters: [\d,]+ \(recurrent model [\d,]+, decoder [\d,]+\)/);
     expect(i.stdout).toMatch(/last loss: \d+\.\d+/);
+    expect(i.stdout).toContain('weights: all finite');
 
     const out = join(root, 'generated');
     const g = await cli('generate', '--generator', gen, '--tokens', tok, '--out', out, '--count', '3');
@@ -208,6 +209,34 @@ describe('rpg-diffusion-decoder CLI', () => {
     expect(again.code).toBe(1);
     expect(errorText(again)).toMatch(/is not empty.*give a new or empty directory/);
     expect((await readdir(out)).length).toBe(3);
+
+    // A generator whose weights went NaN: inspect says so and fails, generate refuses and writes nothing.
+    const broken = join(root, 'gen-nan');
+    await cp(gen, broken, { recursive: true });
+    const weights = await readSafetensorsFile(join(broken, 'generator.safetensors'));
+    const name = [...weights.tensors.keys()].find((n) => n.startsWith('decoder.convs.0'))!;
+    const entry = weights.tensors.get(name)!;
+    weights.tensors.set(name, { ...entry, data: (entry.data as Float32Array).map(() => Number.NaN) });
+    await writeSafetensorsFile(join(broken, 'generator.safetensors'), weights.tensors, weights.metadata);
+    const bad = await cli('inspect', broken);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('weights: NOT FINITE in 1 tensors');
+    expect(errorText(bad)).toMatch(/weights hold NaN or infinite values \(decoder\.convs\.0/);
+    const nanOut = join(root, 'generated-nan');
+    const refused = await cli(
+      'generate',
+      '--generator',
+      broken,
+      '--tokens',
+      tok,
+      '--out',
+      nanOut,
+      '--count',
+      '1',
+    );
+    expect(refused.code).toBe(1);
+    expect(errorText(refused)).toMatch(/weights are not finite/);
+    await expect(access(nanOut)).rejects.toThrow();
   });
 
   it('resumes from the state in --resume-dir and refuses one saved with other options', async () => {

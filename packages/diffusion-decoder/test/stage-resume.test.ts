@@ -5,7 +5,7 @@ import { writeCheckpoint, writeCheckpointsMeta } from '@rpg/checkpoint-harvest';
 import { type ArtifactRef, ArtifactStore, loadBackend, Rng, type StateDict } from '@rpg/core';
 import { tokenizeStage } from '@rpg/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainStage, trainStageConfigSchema } from '../src/stage.js';
+import { generateStageConfigSchema, trainStage, trainStageConfigSchema } from '../src/stage.js';
 
 let root: string;
 let store: ArtifactStore;
@@ -89,4 +89,30 @@ describe('train stage resume pointer', () => {
       expect(done.kind).toBe('generator');
     },
   );
+});
+
+describe('stage config bounds', () => {
+  it('refuses absurd steps, batches, seeds and generation settings, naming the field', () => {
+    for (const [field, value] of [
+      ['steps', 1e12],
+      ['batchSize', 1e6],
+      ['diffusionBatch', 1e7],
+      ['lr', 10],
+      ['seed', 2 ** 40],
+    ] as const) {
+      const r = trainStageConfigSchema.safeParse({ ...config, [field]: value });
+      expect(r.success, field).toBe(false);
+      expect(r.error?.issues[0]?.path, field).toEqual([field]);
+    }
+    expect(trainStageConfigSchema.safeParse(config).success).toBe(true);
+    for (const [field, value] of [
+      ['count', 1e9],
+      ['eta', 5],
+      ['chunkSize', 1e9],
+      ['seed', -1],
+    ] as const) {
+      const r = generateStageConfigSchema.safeParse({ count: 1, seed: 0, [field]: value });
+      expect(r.success, field).toBe(false);
+    }
+  });
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   fitTokenizer,
   readTokens,
+  resolveTokenizerConfig,
   STATE_FILE,
   saveTokenizerState,
   TokenRowsFile,
@@ -125,5 +126,12 @@ describe('tokenizeFiles (one checkpoint at a time)', () => {
         { stateDir: out, tokensPath: join(out, 't') },
       ),
     ).rejects.toThrow(bad);
+  });
+});
+
+describe('tokenizer config bounds', () => {
+  it('refuses a token size beyond 65,536, naming the field', () => {
+    expect(() => resolveTokenizerConfig({ tokenSize: 1e9 })).toThrow(/tokenSize/);
+    expect(resolveTokenizerConfig({ tokenSize: 65_536 }).tokenSize).toBe(65_536);
   });
 });
