@@ -2,10 +2,11 @@ import { type Rng, type TensorEntry, tf } from '@rpg/core';
 import { z } from 'zod';
 import { BN_EPSILON, BN_MOMENTUM, batchNormTrain } from './batch-norm.js';
 import { noiseFromPrediction } from './parameterisation.js';
-import { defaultSchedule, type Schedule } from './schedule.js';
+import { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
 
-/** Size of the sinusoidal step embedding fed to each time MLP (as in the reference). */
-export const TIME_EMBEDDING_SIZE = 256;
+export { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
+
+import { defaultSchedule, type Schedule } from './schedule.js';
 
 export const decoderConfigSchema = z
   .object({
@@ -58,29 +59,6 @@ export const decoderConfigSchema = z
 export type DecoderConfig = z.infer<typeof decoderConfigSchema>;
 /** What callers may pass: `channels`, `kernel` and `conditioning` have defaults. */
 export type DecoderConfigInput = z.input<typeof decoderConfigSchema>;
-
-/** The sinusoidal step embedding: [cos(t·f_i), sin(t·f_i)], f_i = exp(−ln(10000)·i/128), i < 128. */
-export function timestepEmbedding(steps: ArrayLike<number>, size = TIME_EMBEDDING_SIZE): Float32Array {
-  const half = size / 2;
-  const freqs = new Float64Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half);
-  const out = new Float32Array(steps.length * size);
-  const cache = new Map<number, Float32Array>();
-  for (let r = 0; r < steps.length; r++) {
-    const t = steps[r]!;
-    let row = cache.get(t);
-    if (!row) {
-      row = new Float32Array(size);
-      for (let i = 0; i < half; i++) {
-        row[i] = Math.cos(t * freqs[i]!);
-        row[half + i] = Math.sin(t * freqs[i]!);
-      }
-      cache.set(t, row);
-    }
-    out.set(row, r * size);
-  }
-  return out;
-}
 
 /** A variable initialised from `initial`, which is disposed (the variable keeps its own reference to the data). */
 function ownedVariable(initial: tf.Tensor, trainable: boolean, name: string): tf.Variable {
