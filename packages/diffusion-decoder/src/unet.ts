@@ -3,10 +3,9 @@ import { z } from 'zod';
 import { BN_EPSILON, BN_MOMENTUM, batchNormTrain } from './batch-norm.js';
 import { noiseFromPrediction } from './parameterisation.js';
 import { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
+import { defaultSchedule, type Schedule } from './schedule.js';
 
 export { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
-
-import { defaultSchedule, type Schedule } from './schedule.js';
 
 export const decoderConfigSchema = z
   .object({
