@@ -2,8 +2,8 @@ import { type Rng, type TensorEntry, tf } from '@rpg/core';
 import { z } from 'zod';
 import { BN_EPSILON, BN_MOMENTUM, batchNormTrain } from './batch-norm.js';
 import { noiseFromPrediction } from './parameterisation.js';
-import { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
 import { defaultSchedule, type Schedule } from './schedule.js';
+import { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
 
 export { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
 
