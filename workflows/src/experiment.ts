@@ -1,3 +1,4 @@
+import { describeDerived, fillDerivedSizes } from './derived-sizes.js';
 import { type PipelineConfig, parsePipelineConfig, readJsonConfig } from './pipeline-config.js';
 import { parseUnseenConfig, type UnseenConfig } from './unseen-config.js';
 import { pipelineWorkflowId, unseenWorkflowId } from './workflow-id.js';
@@ -5,7 +6,12 @@ import { UNSEEN_WORKFLOW_TYPE, WORKFLOW_TYPE } from './workflows/definitions.js'
 
 /** A validated experiment config: the core pipeline, or an unseen-task experiment. */
 export type Experiment =
-  | { kind: 'pipeline'; config: PipelineConfig }
+  | {
+      kind: 'pipeline';
+      config: PipelineConfig;
+      /** The sizes chosen from the target network for the ones the config left out (a line to print). */
+      derived?: string;
+    }
   | { kind: 'unseen'; config: UnseenConfig };
 
 /** An unseen-task experiment is told apart by its `tasks` section (the core pipeline has none). */
@@ -17,7 +23,13 @@ export function isUnseenConfig(raw: unknown): boolean {
 export function parseExperiment(raw: unknown, source = 'config'): Experiment {
   return isUnseenConfig(raw)
     ? { kind: 'unseen', config: parseUnseenConfig(raw, source) }
-    : { kind: 'pipeline', config: parsePipelineConfig(raw, source) };
+    : pipelineExperiment(raw, source);
+}
+
+function pipelineExperiment(raw: unknown, source: string): Experiment {
+  const config = parsePipelineConfig(raw, source);
+  const { choice } = fillDerivedSizes(raw);
+  return { kind: 'pipeline', config, ...(choice ? { derived: describeDerived(choice) } : {}) };
 }
 
 /** Reads and validates a JSON config file of either kind. */

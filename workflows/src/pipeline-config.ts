@@ -4,6 +4,7 @@ import { generateStageConfigSchema, trainStageConfigSchema } from '@rpg/diffusio
 import { evaluateStageConfigSchema } from '@rpg/evaluator';
 import { tokenizerConfigSchema } from '@rpg/tokenizer';
 import { z } from 'zod';
+import { fillDerivedSizes } from './derived-sizes.js';
 
 /** The longest experiment name: it becomes part of the workflow id and of directory names. */
 export const MAX_NAME_LENGTH = 64;
@@ -53,7 +54,8 @@ export class ConfigError extends Error {
 
 /** Validates a config; the error lists every bad field by its path (e.g. `train.prototype.d`). */
 export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineConfig {
-  const parsed = pipelineConfigSchema.safeParse(raw);
+  // Token size, d and steps a config leaves out come from the target network (derived-sizes.ts).
+  const parsed = pipelineConfigSchema.safeParse(fillDerivedSizes(raw).raw);
   if (!parsed.success) {
     throw new ConfigError(`${source} is not a valid pipeline config:\n${indentedIssues(parsed.error)}`);
   }

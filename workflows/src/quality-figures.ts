@@ -1,4 +1,4 @@
-import type { Report } from '@rpg/evaluator';
+import { accuracyTargets, type Report } from '@rpg/evaluator';
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 const r4 = (v: number) => Math.round(v * 10000) / 10000;
@@ -12,8 +12,7 @@ function meanOrNull(values: (number | null)[]): number | null {
 export function qualityFigures(r: Report) {
   const sigma05 = r.noise.find((n) => Math.abs(n.sigma - 0.05) < 1e-9);
   const targets = {
-    bestWithin02OfMax: r.generated.best >= r.originals.max - 0.2,
-    avgWithin05OfAvg: r.generated.avg >= r.originals.avg - 0.5,
+    ...accuracyTargets(r),
     maxIouBelowSigma005: sigma05 ? r.iou.generatedMaxToOriginal < sigma05.maxIouToOriginal : null,
   };
   return {

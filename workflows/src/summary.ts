@@ -14,5 +14,7 @@ export function summarizeReport(r: Report): string {
         `noise sigma=${n.sigma}  acc avg ${f(n.accuracy.avg)}  max-IoU-to-original ${f(n.maxIouToOriginal, 3)}`,
     ),
   ];
+  // The verdict last, where the eye lands at the end of a run.
+  if (r.verdictLine) lines.push(r.verdictLine);
   return lines.join('\n');
 }

@@ -3,7 +3,7 @@
  * (best / avg / min beside the originals' max / avg / min), novelty (IoU of misclassification sets; noise
  * baselines; L2 distance to the nearest original) and a flag for results too good to be true.
  */
-import type { NetworkSpec, Split } from '@rpg/checkpoint-harvest';
+import { type NetworkSpec, numClassesOf, type Split } from '@rpg/checkpoint-harvest';
 import { type ProgressSink, type StateDict, silentProgress } from '@rpg/core';
 import { z } from 'zod';
 import { NearestOriginalIndex } from './distances.js';
@@ -21,6 +21,7 @@ import { assertSameLayout } from './params.js';
 import { TestSetPredictor } from './predict-batch.js';
 import { buildReport } from './report-build.js';
 import type { LossPoint, Report } from './report-schema.js';
+import { withVerdict } from './verdict.js';
 
 export const evaluateOptionsSchema = z.object({
   noiseSigmas: z.array(z.number().min(0)).default([...DEFAULT_NOISE_SIGMAS]),
@@ -206,10 +207,11 @@ export async function evaluateModels(input: EvaluateInput): Promise<Report> {
       notes,
       config: input.config,
     });
-    if (nonFinite.length === 0) return report;
+    const classes = numClassesOf(spec);
+    if (nonFinite.length === 0) return withVerdict(report, classes);
     // Scored models keep their index among all generated models.
     for (const p of report.iou.perModel) p.index = scored[p.index]!;
-    return { ...report, nonFinite };
+    return withVerdict({ ...report, nonFinite }, classes);
   } finally {
     predictor.dispose();
     index.dispose();

@@ -15,3 +15,4 @@ export * from './task-evaluate.js';
 export * from './task-report-html.js';
 export * from './task-report-schema.js';
 export * from './task-stage.js';
+export * from './verdict.js';

@@ -19,6 +19,7 @@ import {
   xAxis,
   yAxis,
 } from './svg-plot.js';
+import { verdictBanner } from './verdict-html.js';
 
 const COLORS = {
   original: '#1f6fb4',
@@ -327,8 +328,7 @@ th:first-child{text-align:left}thead th{background:#f4f6f8;font-weight:600}
 tr.orig th{color:${COLORS.original}}tr.gen th{color:${COLORS.generated}}
 table.models{font-size:12.5px}
 .banner{padding:10px 14px;border-radius:6px;margin:12px 0;font-size:14px}
-.banner.warn{background:#fff3cd;border:1px solid #e0b400}
-.banner.info{background:#eef5fc;border:1px solid #b6d0ea}
+.banner.warn{background:#fff3cd;border:1px solid #e0b400}.banner.info{background:#eef5fc;border:1px solid #b6d0ea}
 .banner ul{margin:4px 0 0 18px;padding:0}
 svg{display:block;margin:6px 0}
 svg .axis{stroke:#444;stroke-width:1}svg .grid{stroke:#e3e6ea;stroke-width:1}
@@ -351,6 +351,7 @@ export function renderReportHtml(input: Report): string {
   const sections = [
     `<h1>${esc(report.title ?? 'RPG evaluation report')}</h1>`,
     `<div class="meta">${esc(report.dataset.name)} · ${report.dataset.testSize} test samples · ${o.count} originals · ${g.count} generated${report.nonFinite?.length ? ` (and ${report.nonFinite.length} with NaN/Inf parameters, not scored)` : ''} · created ${esc(report.createdAt)} · evaluation took ${fmtSec(report.evaluateSeconds)}</div>`,
+    verdictBanner(report),
     warn,
     notes,
     `<div class="banner info">Generated best / avg / min: <strong>${fmtAcc(g.best)} / ${fmtAcc(g.avg)} / ${fmtAcc(g.min)}</strong> — originals max / avg / min: <strong>${fmtAcc(o.max)} / ${fmtAcc(o.avg)} / ${fmtAcc(o.min)}</strong>.<br>${esc(noveltyReading(report))}</div>`,

@@ -101,6 +101,10 @@ export const reportSchema = z.object({
   /** Wall-clock seconds per pipeline stage, as the caller measured them. */
   stageSeconds: z.record(z.string(), num.min(0)).optional(),
   config: z.unknown().optional(),
+  /** Match / short / failed against the originals (see verdict.ts), its one line, and the causes the run shows. */
+  verdict: z.enum(['match', 'short', 'failed']).optional(),
+  verdictLine: z.string().optional(),
+  verdictCauses: z.array(z.string()).optional(),
 });
 
 export type Report = z.infer<typeof reportSchema>;

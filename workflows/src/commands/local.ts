@@ -35,6 +35,7 @@ export async function local(argv: string[]): Promise<number> {
     throw new UsageError('rpg local takes exactly one config file, e.g. rpg local examples/mnist-mlp.json');
   const experiment = await loadExperiment(userPath(positionals[0]!));
   const storeDir = await storeOption(values.store);
+  if (experiment.kind === 'pipeline' && experiment.derived) process.stderr.write(`${experiment.derived}\n`);
   await loadBackend();
   const controller = new AbortController();
   process.once('SIGINT', () => {

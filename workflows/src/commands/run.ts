@@ -110,6 +110,7 @@ export async function run(argv: string[]): Promise<number> {
   // A bad field, flag or store fails here, before anything starts or is written.
   const heartbeatTimeout = heartbeatTimeoutOption(values['heartbeat-timeout']);
   const experiment = await loadExperiment(userPath(positionals[0]!));
+  if (experiment.kind === 'pipeline' && experiment.derived) process.stderr.write(`${experiment.derived}\n`);
   const storeDir = values['no-worker'] ? undefined : await storeOption(values.store);
   const settings = temporalSettings();
   const dbFile = settings.local ? await dbOption(values.db) : undefined;

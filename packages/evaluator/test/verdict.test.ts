@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { accuracyTargets, judge, type VerdictInput } from '../src/verdict.js';
+
+const falling = Array.from({ length: 100 }, (_, i) => ({ step: (i + 1) * 10, loss: 0.3 + 2 * Math.exp(-i / 40) }));
+const flat = Array.from({ length: 100 }, (_, i) => ({ step: (i + 1) * 10, loss: 0.05 + (i % 2) * 0.001 }));
+
+function input(over: Partial<VerdictInput>): VerdictInput {
+  return {
+    originals: { max: 93.5, avg: 93.2 },
+    generated: { best: 93.4, avg: 93.0 },
+    classes: 10,
+    trainingLoss: flat,
+    prediction: 'v',
+    nonFinite: 0,
+    generatedTotal: 10,
+    ...over,
+  };
+}
+
+describe('the verdict', () => {
+  it('is a match when both bench:quality accuracy targets are met', () => {
+    const v = judge(input({}));
+    expect(v.verdict).toBe('match');
+    expect(v.line).toMatch(/^MATCH: /);
+    expect(accuracyTargets(input({}))).toEqual({ bestWithin02OfMax: true, avgWithin05OfAvg: true });
+  });
+
+  it('is short, by how much, between the targets and a failure', () => {
+    const v = judge(input({ generated: { best: 93.0, avg: 91.2 } }));
+    expect(v.verdict).toBe('short');
+    expect(v.line).toContain('fall short by 2.00 points on avg');
+    expect(v.line).toContain('0.50 on best');
+  });
+
+  it('fails near chance or far below the originals, naming the causes it sees', () => {
+    const chance = judge(input({ generated: { best: 15, avg: 11 }, trainingLoss: falling }));
+    expect(chance.verdict).toBe('failed');
+    expect(chance.line).toContain('near chance (10.00 %)');
+    expect(chance.causes.some((c) => c.startsWith('training loss still falling'))).toBe(true);
+    expect(chance.causes.some((c) => c.includes('far above the 0.1'))).toBe(true);
+    const far = judge(input({ generated: { best: 80, avg: 56 } }));
+    expect(far.verdict).toBe('failed');
+    expect(far.line).toContain('37.20 points below the originals');
+    // A flat, low loss is no cause; with none visible the line still says what to try.
+    expect(far.causes).toEqual([]);
+    expect(far.line).toContain('try more train.steps');
+  });
+
+  it('counts generated networks with NaN parameters as a cause', () => {
+    const v = judge(input({ generated: { best: 90, avg: 88 }, nonFinite: 3, generatedTotal: 10 }));
+    expect(v.verdict).toBe('short');
+    expect(v.causes).toEqual([expect.stringContaining('3 of 10 generated networks have NaN/Inf parameters')]);
+  });
+
+  it('judges chance by the number of classes (binary tasks: 50 %)', () => {
+    expect(
+      judge(input({ classes: 2, originals: { max: 97, avg: 96 }, generated: { best: 62, avg: 58 } })).line,
+    ).toContain('near chance (50.00 %)');
+  });
+});

@@ -1,0 +1,208 @@
+/**
+ * pnpm bench:sensitivity [--store <dir>] [--rows a,b,…] [--list]
+ * Trains one generator per row — token size, d, sequence model, position embedding and steps varied on three
+ * targets of different shapes (a shallow MLP, a deep MLP, the CNN) — and prints generated avg / originals avg /
+ * final loss / verdict per row; the last line is one JSON object. The store (default `.rpg/sensitivity`) is kept,
+ * so the harvested checkpoints (and the tokens of one token size) are shared by every row of a target and by the
+ * next run.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadBackend } from '@rpg/core';
+import { type PipelineConfig, parsePipelineConfig, readJsonConfig } from '../src/pipeline-config.js';
+import { runPipelineLocal } from '../src/run-local.js';
+
+const { values } = parseArgs({
+  options: { store: { type: 'string' }, rows: { type: 'string' }, list: { type: 'boolean' } },
+});
+const cwd = process.env.INIT_CWD ?? process.cwd();
+const root = resolve(import.meta.dirname, '../..');
+
+type Model = 'mamba2' | 'transformer' | 'lstm' | 'none';
+type Position = '2d' | '1d' | 'learnable';
+interface Row {
+  id: string;
+  target: 'mlp' | 'deep-mlp' | 'cnn';
+  tokenSize: number;
+  d: number;
+  model: Model;
+  position: Position;
+  steps: number;
+}
+
+// Short schedules (600 steps for the MLPs) keep the sweep to about 40 minutes on 2 shared cores; every row is
+// compared with the row that differs from it in one setting.
+const ROWS: Row[] = [
+  {
+    id: 'mlp-256-128',
+    target: 'mlp',
+    tokenSize: 256,
+    d: 128,
+    model: 'mamba2',
+    position: 'learnable',
+    steps: 600,
+  },
+  {
+    id: 'mlp-128-64',
+    target: 'mlp',
+    tokenSize: 128,
+    d: 64,
+    model: 'mamba2',
+    position: 'learnable',
+    steps: 600,
+  },
+  {
+    id: 'mlp-128-128',
+    target: 'mlp',
+    tokenSize: 128,
+    d: 128,
+    model: 'mamba2',
+    position: 'learnable',
+    steps: 600,
+  },
+  {
+    id: 'mlp-128-64-x2',
+    target: 'mlp',
+    tokenSize: 128,
+    d: 64,
+    model: 'mamba2',
+    position: 'learnable',
+    steps: 1200,
+  },
+  {
+    id: 'mlp-128-64-tf2d',
+    target: 'mlp',
+    tokenSize: 128,
+    d: 64,
+    model: 'transformer',
+    position: '2d',
+    steps: 600,
+  },
+  {
+    id: 'deep-256-128',
+    target: 'deep-mlp',
+    tokenSize: 256,
+    d: 128,
+    model: 'mamba2',
+    position: 'learnable',
+    steps: 600,
+  },
+  {
+    id: 'deep-128-64',
+    target: 'deep-mlp',
+    tokenSize: 128,
+    d: 64,
+    model: 'mamba2',
+    position: 'learnable',
+    steps: 600,
+  },
+  {
+    id: 'cnn-64-64',
+    target: 'cnn',
+    tokenSize: 64,
+    d: 64,
+    model: 'mamba2',
+    position: 'learnable',
+    steps: 1500,
+  },
+  {
+    id: 'cnn-32-64',
+    target: 'cnn',
+    tokenSize: 32,
+    d: 64,
+    model: 'mamba2',
+    position: 'learnable',
+    steps: 1500,
+  },
+];
+
+if (values.list) {
+  for (const r of ROWS) console.log(`${r.id}  ${JSON.stringify(r)}`);
+  process.exit(0);
+}
+const wanted = values.rows ? new Set(values.rows.split(',')) : undefined;
+const rows = ROWS.filter((r) => !wanted || wanted.has(r.id));
+if (wanted && rows.length !== wanted.size) {
+  const unknown = [...wanted].filter((id) => !ROWS.some((r) => r.id === id));
+  throw new Error(`--rows: unknown row(s) ${unknown.join(', ')} (--list shows them)`);
+}
+
+/** The example config of a target, with a deep MLP of about the shallow one's size built from the MLP example. */
+async function baseConfig(target: Row['target']): Promise<Record<string, unknown>> {
+  const file = target === 'cnn' ? 'examples/mnist-cnn.json' : 'examples/mnist-mlp.json';
+  const raw = (await readJsonConfig(resolve(root, file))) as Record<string, unknown>;
+  if (target !== 'deep-mlp') return raw;
+  const harvest = raw.harvest as Record<string, unknown>;
+  return { ...raw, harvest: { ...harvest, network: { type: 'mlp', sizes: [784, 48, 32, 32, 10] } } };
+}
+
+function rowConfig(base: Record<string, unknown>, row: Row): PipelineConfig {
+  const train = base.train as Record<string, unknown>;
+  const proto = train.prototype as Record<string, unknown>;
+  return parsePipelineConfig(
+    {
+      ...base,
+      name: `sens-${row.id}`,
+      tokenizer: { ...(base.tokenizer as object), tokenSize: row.tokenSize },
+      train: {
+        ...train,
+        prototype: { ...proto, model: row.model, position: row.position, d: row.d },
+        steps: row.steps,
+        checkpointEvery: 0,
+      },
+      // Fewer generated networks than the examples: the row's avg is what is compared.
+      generate: { ...(base.generate as object), count: 6 },
+      evaluate: { sigmas: [0.05], seed: 0 },
+    },
+    row.id,
+  );
+}
+
+const r2 = (v: number) => Math.round(v * 100) / 100;
+const backend = await loadBackend();
+const storeDir = resolve(cwd, values.store ?? '.rpg/sensitivity');
+const results: Record<string, unknown>[] = [];
+const header =
+  'row               target    token   d  model        pos        steps  gen avg  orig avg  loss    verdict';
+console.log(header);
+for (const row of rows) {
+  const started = performance.now();
+  const config = rowConfig(await baseConfig(row.target), row);
+  const { report, stageSeconds } = await runPipelineLocal(config, {
+    storeDir,
+    onStage: (stage, event, seconds) => {
+      if (event === 'end') process.stderr.write(`${row.id}: ${stage} done in ${seconds!.toFixed(1)} s\n`);
+    },
+  });
+  const loss = report.trainingLoss ?? [];
+  const tail = loss.slice(-Math.max(1, Math.ceil(loss.length / 20)));
+  const finalLoss = tail.length ? tail.reduce((s, p) => s + p.loss, 0) / tail.length : null;
+  const out = {
+    ...row,
+    generatedAvg: r2(report.generated.avg),
+    generatedBest: r2(report.generated.best),
+    originalsAvg: r2(report.originals.avg),
+    finalLoss: finalLoss === null ? null : Math.round(finalLoss * 10000) / 10000,
+    nonFinite: report.nonFinite?.length ?? 0,
+    verdict: report.verdict ?? null,
+    trainSeconds: Math.round(stageSeconds.train ?? 0),
+    seconds: Math.round((performance.now() - started) / 1000),
+  };
+  results.push(out);
+  console.log(
+    [
+      row.id.padEnd(17),
+      row.target.padEnd(9),
+      String(row.tokenSize).padStart(5),
+      String(row.d).padStart(4),
+      ` ${row.model.padEnd(12)}`,
+      row.position.padEnd(10),
+      String(row.steps).padStart(5),
+      out.generatedAvg.toFixed(2).padStart(8),
+      out.originalsAvg.toFixed(2).padStart(9),
+      (out.finalLoss ?? NaN).toFixed(4).padStart(7),
+      ` ${out.verdict ?? '-'}`,
+    ].join(' '),
+  );
+}
+console.log(JSON.stringify({ bench: 'sensitivity', backend: backend.name, rows: results }));
