@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { accuracyTargets, judge, type VerdictInput } from '../src/verdict.js';
 
-const falling = Array.from({ length: 100 }, (_, i) => ({ step: (i + 1) * 10, loss: 0.3 + 2 * Math.exp(-i / 40) }));
+const falling = Array.from({ length: 100 }, (_, i) => ({
+  step: (i + 1) * 10,
+  loss: 0.3 + 2 * Math.exp(-i / 40),
+}));
 const flat = Array.from({ length: 100 }, (_, i) => ({ step: (i + 1) * 10, loss: 0.05 + (i % 2) * 0.001 }));
 
 function input(over: Partial<VerdictInput>): VerdictInput {
