@@ -1,5 +1,5 @@
 /**
- * pnpm bench:sensitivity [--store <dir>] [--rows a,b,…] [--list]
+ * pnpm bench:sensitivity [--store <dir>] [--rows a,b,… (in that order)] [--list]
  * Trains one generator per row — token size, d, sequence model, position embedding and steps varied on three
  * targets of different shapes (a shallow MLP, a deep MLP, the CNN) — and prints generated avg / originals avg /
  * final loss / verdict per row; the last line is one JSON object. The store (default `.rpg/sensitivity`) is kept,
@@ -120,12 +120,14 @@ if (values.list) {
   for (const r of ROWS) console.log(`${r.id}  ${JSON.stringify(r)}`);
   process.exit(0);
 }
-const wanted = values.rows ? new Set(values.rows.split(',')) : undefined;
-const rows = ROWS.filter((r) => !wanted || wanted.has(r.id));
-if (wanted && rows.length !== wanted.size) {
-  const unknown = [...wanted].filter((id) => !ROWS.some((r) => r.id === id));
-  throw new Error(`--rows: unknown row(s) ${unknown.join(', ')} (--list shows them)`);
-}
+// --rows runs the named rows in the order given.
+const rows = values.rows
+  ? values.rows.split(',').map((id) => {
+      const row = ROWS.find((r) => r.id === id);
+      if (!row) throw new Error(`--rows: unknown row ${id} (--list shows them)`);
+      return row;
+    })
+  : ROWS;
 
 /** The example config of a target, with a deep MLP of about the shallow one's size built from the MLP example. */
 async function baseConfig(target: Row['target']): Promise<Record<string, unknown>> {

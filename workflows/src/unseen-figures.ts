@@ -1,4 +1,4 @@
-import type { SplitSummary, TaskReport } from '@rpg/evaluator';
+import { type SplitSummary, TASK_RATIO_TARGET, type TaskReport } from '@rpg/evaluator';
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 const r4 = (v: number) => Math.round(v * 10000) / 10000;
@@ -31,7 +31,7 @@ export function unseenFigures(r: TaskReport) {
   const u = r.summary.unseen;
   const targets = {
     atLeast20Unseen: (u?.tasks ?? 0) >= 20,
-    unseenRatioAtLeast093: u ? u.ratio >= 0.93 : false,
+    unseenRatioAtLeast093: u ? u.ratio >= TASK_RATIO_TARGET : false,
     ablationTowardsChance:
       u?.ablationAvg === undefined ? null : u.ablationAvg - u.chanceAvg < 0.5 * (u.originalAvg - u.chanceAvg),
   };
@@ -48,5 +48,7 @@ export function summarizeTaskReport(r: TaskReport): string {
     s
       ? `${name.padEnd(6)} ${String(s.tasks).padStart(3)} tasks  trained ${f(s.originalAvg)}  generated avg ${f(s.generatedAvg)} (best ${f(s.generatedBest)}, worst task ${f(s.generatedWorstTask)})  = ${(100 * s.ratio).toFixed(1)}% of trained  no-embedding ${f(s.ablationAvg)}  majority label ${f(s.chanceAvg)}${s.scratchAvg === undefined ? '' : `  from scratch ${f(s.scratchAvg)}`}`
       : `${name.padEnd(6)}   - no tasks evaluated`;
-  return [line('unseen', r.summary.unseen), line('seen', r.summary.seen)].join('\n');
+  const lines = [line('unseen', r.summary.unseen), line('seen', r.summary.seen)];
+  if (r.verdictLine) lines.push(r.verdictLine);
+  return lines.join('\n');
 }

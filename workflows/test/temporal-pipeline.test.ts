@@ -103,6 +103,10 @@ describe('the tiny pipeline through Temporal', () => {
     expect(runs).toBe(1);
 
     const report = JSON.parse(await readFile(join(result.reportDir, 'report.json'), 'utf8')) as Report;
+    // Once finished, rpg status ends with the report's verdict line.
+    const done = await rpg(['status', id], { TEMPORAL_ADDRESS: env.server.address });
+    expect(report.verdictLine).toMatch(/^(MATCH|SHORT|FAILED): /);
+    expect(done.stdout).toContain(report.verdictLine);
     const localStarted = performance.now();
     const local = await runPipelineLocal(parsePipelineConfig(config), { storeDir: join(env.root, 'local') });
     console.log(`in-process in ${((performance.now() - localStarted) / 1000).toFixed(1)} s`);

@@ -15,4 +15,5 @@ export * from './task-evaluate.js';
 export * from './task-report-html.js';
 export * from './task-report-schema.js';
 export * from './task-stage.js';
+export * from './task-verdict.js';
 export * from './verdict.js';

@@ -2,6 +2,7 @@
  * Evaluation over many binary tasks (unseen-task generation): each task's originals, generated models and
  * optional ablation models are scored on that task's labels of the test split.
  */
+
 import { type Dataset, majorityAccuracy, type NetworkSpec, taskDataset } from '@rpg/checkpoint-harvest';
 import { type ProgressSink, type StateDict, silentProgress } from '@rpg/core';
 import { type TaskDescriptor, taskId } from '@rpg/task-embedding';
@@ -9,6 +10,7 @@ import { describeNonFinite, nonFiniteModels } from './finite.js';
 import { accuracyFromMisses, mean, misclassified } from './metrics.js';
 import { TestSetPredictor } from './predict-batch.js';
 import { type SplitSummary, type TaskReport, type TaskRow, taskReportSchema } from './task-report-schema.js';
+import { withTaskVerdict } from './task-verdict.js';
 
 export interface TaskModels {
   task: TaskDescriptor;
@@ -157,7 +159,7 @@ export async function evaluateTasks(input: EvaluateTasksInput): Promise<TaskRepo
   });
   const unseen = summarizeSplit(rows.filter((r) => r.split === 'unseen'));
   const seen = summarizeSplit(rows.filter((r) => r.split === 'seen'));
-  return taskReportSchema.parse({
+  const report = taskReportSchema.parse({
     schemaVersion: 1,
     kind: 'task-report',
     createdAt: new Date().toISOString(),
@@ -171,4 +173,5 @@ export async function evaluateTasks(input: EvaluateTasksInput): Promise<TaskRepo
     ...(input.stageSeconds ? { stageSeconds: input.stageSeconds } : {}),
     ...(input.config === undefined ? {} : { config: input.config }),
   });
+  return withTaskVerdict(report);
 }

@@ -8,6 +8,7 @@ import { subsetBits } from '@rpg/task-embedding';
 import { fmtSec, REPORT_CSS, stageTable } from './report-html.js';
 import { esc, type Frame, linearScale, marker, px, svgOpen, xAxis, yAxis } from './svg-plot.js';
 import { type SplitSummary, type TaskReport, type TaskRow, taskReportSchema } from './task-report-schema.js';
+import { verdictBanner } from './verdict-html.js';
 
 const COLORS = { unseen: '#d62728', seen: '#1f6fb4', ablation: '#8c8c8c' };
 const f2 = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
@@ -117,6 +118,7 @@ export function renderTaskReportHtml(input: TaskReport): string {
   const sections = [
     `<h1>${esc(title)}</h1>`,
     `<div class="meta">${esc(report.dataset.name)} · ${report.dataset.testSize} test samples · ${report.tasks.length} tasks · created ${esc(report.createdAt)} · evaluation took ${fmtSec(report.evaluateSeconds)}</div>`,
+    verdictBanner(report),
     notes,
     headline,
     '<h2>Summary</h2>',

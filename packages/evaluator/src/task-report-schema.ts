@@ -65,6 +65,10 @@ export const taskReportSchema = z.object({
   evaluateSeconds: z.number().min(0),
   stageSeconds: z.record(z.string(), z.number().min(0)).optional(),
   config: z.unknown().optional(),
+  /** Match / short / failed against the trained networks (see task-verdict.ts), its line and the causes seen. */
+  verdict: z.enum(['match', 'short', 'failed']).optional(),
+  verdictLine: z.string().optional(),
+  verdictCauses: z.array(z.string()).optional(),
 });
 export type TaskReport = z.infer<typeof taskReportSchema>;
 

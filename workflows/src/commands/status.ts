@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { connectClient, pipelineStatus } from '../client.js';
 import { DEFAULT_STALE_SECONDS, renderStatus } from '../progress-view.js';
+import { completedRunVerdict } from '../run-verdict.js';
 import { temporalSettings, workflowUrl } from '../temporal-settings.js';
 import { HELP_OPTION, parseCommand, secondsOption, UsageError } from './common.js';
 
@@ -9,6 +10,7 @@ export const help = `rpg status <workflowId> [--json] [--stale-after <duration>]
     its latest heartbeat (step, total, loss; the time left from the steps done in this attempt) with the
     heartbeat's age, the latest durable training checkpoint and the Web UI link. A running activity whose last
     heartbeat is older than --stale-after is shown as STALE (its worker may be gone) instead of as progressing.
+    A completed run ends with its verdict line (match, short or failed, with the likely causes).
     --json                   the same as one JSON object
     --stale-after <d>        e.g. 30, 90s, 5m (default 60 s; 1 s to 1 day)
 `;
@@ -42,10 +44,16 @@ export async function status(argv: string[]): Promise<number> {
         );
       throw err;
     });
+    // A finished run ends with its verdict (from its report, where this machine can read it).
+    const verdict =
+      s.status === 'COMPLETED'
+        ? await completedRunVerdict(client.workflow.getHandle(s.workflowId))
+        : undefined;
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(verdict ? { ...s, verdict } : s, null, 2)}\n`);
     } else {
       process.stdout.write(`${renderStatus(s, Date.now(), staleAfter).join('\n')}\n`);
+      if (verdict) process.stdout.write(`${verdict.line}\n`);
       if (settings.ui)
         process.stdout.write(`Web UI: ${workflowUrl(settings.ui, settings.namespace, s.workflowId)}\n`);
     }
