@@ -17,8 +17,10 @@ export const NEAR_CHANCE = 10;
 /** Training loss still falling: the last tenth of the curve is this much (relative) below the tenth before it. */
 export const STILL_FALLING = 0.03;
 /**
- * The training loss such a target usually ends at (normalized tokens, per prediction type; the examples and the
- * sensitivity sweep in the README end at or below these). A final loss above twice this is called "far above".
+ * The training loss such a target usually ends at (normalized tokens, per prediction type); a final loss above
+ * twice this is called "far above". v: the MLP example ends at 0.064 after 600 steps (README, sensitivity
+ * sweep), and the collapsed runs that motivated the verdict at 4-7 times the example's loss. ε and x₀ have not
+ * been swept; their figure is the same order, on the side that names the cause only when the loss is clearly high.
  */
 export const USUAL_FINAL_LOSS: Record<'epsilon' | 'x0' | 'v', number> = { epsilon: 0.05, x0: 0.05, v: 0.1 };
 
@@ -108,9 +110,13 @@ export function judge(input: VerdictInput): Verdict {
   } else {
     verdict = 'short';
     const bestGap = o.max - g.best;
-    head =
-      `SHORT: the generated networks fall short by ${f2(gap)} points on avg (target ≤ ${AVG_MARGIN})` +
-      `${bestGap > BEST_MARGIN ? ` and ${f2(bestGap)} on best (target ≤ ${BEST_MARGIN})` : ''}: ${figures}`;
+    const misses = [
+      ...(targets.avgWithin05OfAvg ? [] : [`${f2(gap)} points on avg (target ≤ ${AVG_MARGIN})`]),
+      ...(targets.bestWithin02OfMax
+        ? []
+        : [`${f2(bestGap)} on best (target ≤ ${BEST_MARGIN} below the max)`]),
+    ];
+    head = `SHORT: the generated networks fall short by ${misses.join(' and ')}: ${figures}`;
   }
   const tail =
     verdict === 'match'
