@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { judgeTasks } from '../src/task-verdict.js';
 import { accuracyTargets, judge, type VerdictInput } from '../src/verdict.js';
 
 const falling = Array.from({ length: 100 }, (_, i) => ({
@@ -62,5 +63,28 @@ describe('the verdict', () => {
     expect(
       judge(input({ classes: 2, originals: { max: 97, avg: 96 }, generated: { best: 62, avg: 58 } })).line,
     ).toContain('near chance (50.00 %)');
+  });
+});
+
+describe('the unseen-task verdict', () => {
+  const split = (generatedAvg: number, ablationAvg?: number) => ({
+    tasks: 20,
+    originalAvg: 96,
+    generatedAvg,
+    generatedBest: generatedAvg + 1,
+    generatedWorstTask: generatedAvg - 5,
+    ratio: generatedAvg / 96,
+    chanceAvg: 63,
+    ...(ablationAvg === undefined ? {} : { ablationAvg, ablationRatio: ablationAvg / 96 }),
+  });
+
+  it('matches at 93 % of the trained networks, falls short below, fails near the majority label', () => {
+    expect(judgeTasks(split(92.8), 'unseen').verdict).toBe('match');
+    const short = judgeTasks(split(85), 'unseen');
+    expect(short.verdict).toBe('short');
+    expect(short.line).toContain('fall short of 93 % of trained by 4.5 points');
+    const failed = judgeTasks(split(70, 69.5), 'unseen');
+    expect(failed.verdict).toBe('failed');
+    expect(failed.causes).toEqual([expect.stringContaining('without the task embedding')]);
   });
 });
