@@ -13,8 +13,9 @@ import { parseArgs } from 'node:util';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HELP = `pnpm check:gpu [--cpu-dry-run]
   On a machine with an NVIDIA GPU and tfjs-node-gpu installed (pnpm setup:gpu): prints the GPU, then runs
-  bench:backend, a training-step case of bench:sequence (mamba2, L 1024) and a short MNIST pipeline on the
-  node-gpu backend; exits 1 unless every one of them ran on the GPU.
+  bench:backend, the training-step cases of bench:step (the MNIST MLP example's step, mamba2) and
+  bench:sequence (mamba2, L 1024), bench:step beside PyTorch when PyTorch is installed, and a short MNIST
+  pipeline on the node-gpu backend; exits 1 unless every one of them ran on the GPU.
   --cpu-dry-run  run the same steps on the CPU backend (node) without the GPU checks, to test this script`;
 const { values: args } = parseArgs({
   options: {
@@ -111,15 +112,36 @@ const backendJson = lastJson(bench.stdout ?? '');
 if (bench.status !== 0 || !backendJson.includes(`"${backend}"`))
   failures.push(`bench:backend did not measure ${backend}`);
 
-// 4. One training-step case (its child process directly, so that its log shows the device).
-const step = run(
-  'training step (mamba2, L 1024)',
-  process.execPath,
-  ['--import', 'tsx', 'bench/sequence-length.ts', '--child', 'mamba2:1024', '--steps', '5'],
-  { cwd: join(repoRoot, 'packages', 'diffusion-decoder') },
+// 4. Training steps (their child processes directly, so that each log shows the device): the MNIST MLP
+// example's step (bench:step's case) and a long sequence (bench:sequence's mamba2 at L 1024).
+for (const [what, script, childArgs] of [
+  ['training step (bench:step, mamba2)', 'bench/step.ts', ['--child', 'mamba2', '--steps', '5']],
+  [
+    'training step (bench:sequence, mamba2, L 1024)',
+    'bench/sequence-length.ts',
+    ['--child', 'mamba2:1024', '--steps', '5'],
+  ],
+]) {
+  const step = run(what, process.execPath, ['--import', 'tsx', script, ...childArgs], {
+    cwd: join(repoRoot, 'packages', 'diffusion-decoder'),
+  });
+  const stepJson = lastJson(step.stdout);
+  if (stepJson) say(`${what}: ${stepJson}`);
+}
+
+// 4b. bench:step in full (ours on node-gpu beside PyTorch) where PyTorch is installed; it is not required here.
+const torchStep = spawnSync(
+  'pnpm',
+  ['-s', 'bench:step', '--no-install', '--rounds', '2', ...(dry ? [] : ['--torch-device', 'cuda'])],
+  {
+    cwd: repoRoot,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
 );
-const stepJson = lastJson(step.stdout);
-if (stepJson) say(`training step: ${stepJson}`);
+if (torchStep.status === 0) process.stdout.write(torchStep.stdout ?? '');
+else say('bench:step skipped (PyTorch is not installed: pnpm setup:torch adds it)');
 
 // 5. A short pipeline: the MNIST MLP example cut down to a few minutes.
 const work = mkdtempSync(join(tmpdir(), 'rpg-check-gpu-'));

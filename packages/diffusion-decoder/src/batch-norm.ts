@@ -1,4 +1,5 @@
 import { tf } from '@rpg/core';
+import { nativeBatchNormTrain } from './native-batch-norm.js';
 
 /** PyTorch's BatchNorm defaults. */
 export const BN_EPSILON = 1e-5;
@@ -14,16 +15,21 @@ export function batchNormTrain(
   gamma: tf.Tensor,
   beta: tf.Tensor,
 ): { y: tf.Tensor3D; mean: tf.Tensor; variance: tf.Tensor } {
+  const native = nativeBatchNormTrain(x, gamma, beta, BN_EPSILON);
+  if (native) return native;
   let mean: tf.Tensor | undefined;
   let variance: tf.Tensor | undefined;
   const count = x.shape[0] * x.shape[1];
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const moments = tf.moments(xIn, [0, 1]);
-    mean = tf.keep(moments.mean);
-    variance = tf.keep(moments.variance);
-    const invStd = tf.rsqrt(tf.add(moments.variance, BN_EPSILON));
-    const xHat = tf.mul(tf.sub(xIn, moments.mean), invStd);
+    // tf.moments' own steps, keeping x − mean for x̂ instead of computing it twice (the same values).
+    const m = tf.mean(xIn, [0, 1]);
+    const centred = tf.sub(xIn, m);
+    const v = tf.mean(tf.square(centred), [0, 1]);
+    mean = tf.keep(m);
+    variance = tf.keep(v);
+    const invStd = tf.rsqrt(tf.add(v, BN_EPSILON));
+    const xHat = tf.mul(centred, invStd);
     save([xHat, invStd, g]);
     return {
       value: tf.add(tf.mul(xHat, g), b),

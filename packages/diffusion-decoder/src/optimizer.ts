@@ -1,4 +1,5 @@
 import { type TensorEntry, tf } from '@rpg/core';
+import { FlatLayout } from './flat-variables.js';
 
 export interface AdamWOptions {
   beta1?: number;
@@ -27,8 +28,10 @@ export class AdamW {
   readonly epsilon: number;
   readonly weightDecay: number;
   private stepCount = 0;
-  private readonly m: tf.Variable[];
-  private readonly v: tf.Variable[];
+  private readonly layout: FlatLayout;
+  /** Both moments of every variable, each as one flat vector (one update for all variables). */
+  private readonly m: tf.Variable;
+  private readonly v: tf.Variable;
 
   constructor(
     private readonly variables: tf.Variable[],
@@ -38,14 +41,9 @@ export class AdamW {
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0;
-    const zeros = (v: tf.Variable) => {
-      const initial = tf.zerosLike(v);
-      const moment = tf.variable(initial, false);
-      initial.dispose(); // the variable keeps its own reference
-      return moment;
-    };
-    this.m = variables.map(zeros);
-    this.v = variables.map(zeros);
+    this.layout = new FlatLayout(variables);
+    this.m = this.layout.zeros();
+    this.v = this.layout.zeros();
   }
 
   get step(): number {
@@ -60,46 +58,38 @@ export class AdamW {
     const sqrtBc2 = Math.sqrt(1 - this.beta2 ** t);
     const decay = 1 - lr * this.weightDecay;
     tf.tidy(() => {
+      // A missing gradient counts as zero: the moments still decay, as PyTorch does for a zero gradient.
+      const g = this.layout.concatOf(this.variables.map((p) => grads[p.name]));
+      const m = tf.add(tf.mul(this.m, this.beta1), tf.mul(g, 1 - this.beta1));
+      const v = tf.add(tf.mul(this.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+      this.m.assign(m);
+      this.v.assign(v);
+      const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), this.epsilon);
+      const updates = this.layout.split(tf.mul(tf.div(m, denom), stepSize) as tf.Tensor1D);
       this.variables.forEach((p, i) => {
-        const g = grads[p.name];
-        const m = this.m[i]!;
-        const v = this.v[i]!;
-        if (!g) {
-          // No gradient this step: the moments still decay, as PyTorch does for a zero gradient.
-          m.assign(tf.mul(m, this.beta1));
-          v.assign(tf.mul(v, this.beta2));
-        } else {
-          m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
-          v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
-        }
-        const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), this.epsilon);
         const base = this.weightDecay > 0 ? tf.mul(p, decay) : p;
-        p.assign(tf.sub(base, tf.mul(tf.div(m, denom), stepSize)));
+        p.assign(tf.sub(base, updates[i]!));
       });
     });
   }
 
   state(): AdamWState {
     const moments = new Map<string, TensorEntry>();
-    const entry = (x: tf.Variable): TensorEntry => ({
-      dtype: 'F32',
-      shape: [...x.shape],
-      data: Float32Array.from(x.dataSync() as Float32Array),
-    });
-    for (const [i, x] of this.m.entries()) moments.set(`m.${i}`, entry(x));
-    for (const [i, x] of this.v.entries()) moments.set(`v.${i}`, entry(x));
+    for (const [prefix, flat] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
+      for (const [i, e] of this.layout.entries(flat).entries()) moments.set(`${prefix}.${i}`, e);
+    }
     return { step: this.stepCount, moments };
   }
 
   loadState(state: AdamWState): void {
     if (!Number.isInteger(state.step) || state.step < 0)
       throw new Error(`optimizer state: bad step ${state.step}`);
-    const pairs: [tf.Variable, TensorEntry][] = [];
-    for (const [prefix, list] of [
-      ['m', this.m],
-      ['v', this.v],
-    ] as const) {
-      list.forEach((x, i) => {
+    const values: Record<'m' | 'v', Float32Array[]> = { m: [], v: [] };
+    for (const prefix of ['m', 'v'] as const) {
+      this.variables.forEach((x, i) => {
         const e = state.moments.get(`${prefix}.${i}`);
         if (!e)
           throw new Error(
@@ -108,17 +98,21 @@ export class AdamW {
         if (e.shape.length !== x.shape.length || e.shape.some((s, j) => s !== x.shape[j])) {
           throw new Error(`optimizer state: "${prefix}.${i}" has shape [${e.shape}], expected [${x.shape}]`);
         }
-        pairs.push([x, e]);
+        if (!(e.data instanceof Float32Array))
+          throw new Error(`optimizer state: "${prefix}.${i}" must be F32`);
+        values[prefix].push(e.data);
       });
     }
-    if (state.moments.size !== pairs.length) {
-      throw new Error(`optimizer state has ${state.moments.size} moments, this optimizer ${pairs.length}`);
+    const expected = 2 * this.variables.length;
+    if (state.moments.size !== expected) {
+      throw new Error(`optimizer state has ${state.moments.size} moments, this optimizer ${expected}`);
     }
-    for (const [x, e] of pairs) tf.tidy(() => x.assign(tf.tensor(e.data as Float32Array, x.shape)));
+    this.layout.load(this.m, values.m);
+    this.layout.load(this.v, values.v);
     this.stepCount = state.step;
   }
 
   dispose(): void {
-    tf.dispose([...this.m, ...this.v]);
+    tf.dispose([this.m, this.v]);
   }
 }

@@ -66,6 +66,9 @@ function ownedVariable(initial: tf.Tensor, trainable: boolean, name: string): tf
   return v;
 }
 
+/** Rows of the step-embedding table built with a decoder: the default schedule's T. */
+const STEP_TABLE_ROWS = 1000;
+
 /** The prototypes' conditions for one set of tokens (see {@link TokenDecoder.condition}). */
 export interface DecoderCondition {
   /** N: tokens the condition is for. */
@@ -108,6 +111,8 @@ export class TokenDecoder {
   private readonly fc2Bias: tf.Variable;
   /** Number of conditioning groups: one per conv ('per-layer') or 1 ('shared'). */
   private readonly groups: number;
+  /** Sinusoidal embeddings of steps 0…n−1 (see {@link stepEmbeddings}); n grows when a larger step comes. */
+  private stepTable?: tf.Tensor2D;
 
   constructor(config: DecoderConfigInput, rng: Rng) {
     this.config = decoderConfigSchema.parse(config);
@@ -146,6 +151,9 @@ export class TokenDecoder {
       }
       this.convs.push(layer);
     }
+    tf.tidy(() => {
+      this.stepEmbeddings([STEP_TABLE_ROWS - 1]);
+    });
   }
 
   private uniqueName(name: string): string {
@@ -255,14 +263,9 @@ export class TokenDecoder {
   private conditionTensors(proto: tf.Tensor2D): tf.Tensor3D[] {
     const { tokenSize: k } = this.config;
     const n = proto.shape[0];
-    const G = this.groups;
-    const condAll = tf.transpose(
-      tf.reshape(tf.add(tf.matMul(proto, this.condWeight), this.condBias), [n, G, k]),
-      [1, 0, 2],
-    ); // [G, N, k]
-    return G === 1
-      ? [tf.reshape(condAll, [n, k, 1])]
-      : tf.unstack(condAll).map((x) => tf.reshape(x, [n, k, 1]) as tf.Tensor3D);
+    const condAll = tf.add(tf.matMul(proto, this.condWeight), this.condBias); // [N, G·k]
+    // One reshape and one unstack give every group's [N, k, 1] (no transpose, no per-group reshape).
+    return tf.unstack(tf.reshape(condAll, [n, this.groups, k, 1]), 1) as tf.Tensor3D[];
   }
 
   /**
@@ -276,14 +279,29 @@ export class TokenDecoder {
     const shared = Array.prototype.every.call(steps, (s: number) => s === first);
     const rows = shared ? [first!] : steps;
     const m = rows.length;
-    const emb = tf.tensor2d(timestepEmbedding(rows), [m, TIME_EMBEDDING_SIZE]);
+    const emb = this.stepEmbeddings(rows);
     const h = tf.add(tf.matMul(emb, this.fc1Weight), this.fc1Bias);
     const hAct = tf.mul(h, tf.sigmoid(h)); // SiLU
     const hG = tf.transpose(tf.reshape(hAct, [m, G, k]), [1, 0, 2]); // [G, m, k]
     const timeAll = tf.add(tf.matMul(hG, this.fc2Weight as tf.Tensor3D), this.fc2Bias); // [G, m, k]
-    return G === 1
-      ? [tf.reshape(timeAll, [m, k, 1])]
-      : tf.unstack(timeAll).map((x) => tf.reshape(x, [m, k, 1]) as tf.Tensor3D);
+    return tf.unstack(tf.reshape(timeAll, [G, m, k, 1])) as tf.Tensor3D[];
+  }
+
+  /**
+   * The sinusoidal embeddings of `steps`, [m, 256]: rows of a table of every step up to the largest seen so far,
+   * kept on the backend and gathered there (the table is constant; only its row indices change per call).
+   */
+  private stepEmbeddings(steps: ArrayLike<number>): tf.Tensor2D {
+    let top = 0;
+    for (let i = 0; i < steps.length; i++) top = Math.max(top, steps[i]!);
+    if (!Number.isInteger(top) || top < 0) throw new Error(`steps must be non-negative integers, got ${top}`);
+    if (!this.stepTable || this.stepTable.shape[0] <= top) {
+      this.stepTable?.dispose();
+      const size = Math.max(top + 1, STEP_TABLE_ROWS);
+      const table = timestepEmbedding(Array.from({ length: size }, (_, i) => i));
+      this.stepTable = tf.keep(tf.tensor2d(table, [size, TIME_EMBEDDING_SIZE]));
+    }
+    return tf.gather(this.stepTable, tf.tensor1d(Int32Array.from(steps), 'int32')) as tf.Tensor2D;
   }
 
   private batchNorm(y: tf.Tensor3D, bn: NonNullable<ConvLayer['bn']>, training: boolean): tf.Tensor3D {
@@ -374,6 +392,8 @@ export class TokenDecoder {
   }
 
   dispose(): void {
+    this.stepTable?.dispose();
+    this.stepTable = undefined;
     for (const [, v] of this.namedVariables()) v.dispose();
   }
 }

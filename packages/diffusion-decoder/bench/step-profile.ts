@@ -1,0 +1,173 @@
+// Where a training step's time goes, at the MNIST MLP example's sizes: per part (the batch's token rows and
+// noise in JavaScript, the prototype forward and forward + backward, the decoder forward and forward + backward,
+// the AdamW update, the weight EMA), median ms of several runs of each part alone, and the kernels one whole
+// step runs (tf.profile: count per kernel name). Last line: one JSON object.
+import { parseArgs } from 'node:util';
+import { loadBackend, Rng, tf } from '@rpg/core';
+import { PrototypeModel, syntheticPositions } from '@rpg/recurrent-prototype';
+import { WeightEma } from '../src/ema.js';
+import { diffusionLoss } from '../src/loss.js';
+import { AdamW } from '../src/optimizer.js';
+import { linearSchedule } from '../src/schedule.js';
+import { TokenDecoder } from '../src/unet.js';
+
+const HELP = `tsx bench/step-profile.ts [--model mamba2] [--reps 5]
+  Times each part of one generator training step at the MNIST MLP example's sizes and counts the kernels of
+  one whole step (tf.profile). The last line is one JSON object.`;
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'mamba2' },
+    reps: { type: 'string', default: '5' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (args.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const model = args.model as 'mamba2' | 'lstm' | 'transformer' | 'none';
+const reps = Number(args.reps);
+
+await loadBackend({ log: null });
+const L = 201;
+const k = 256;
+const d = 128;
+const D = 256;
+const rng = new Rng(0);
+const prototype = new PrototypeModel(
+  { model, d, layers: 2, position: 'learnable' },
+  syntheticPositions(L, 196),
+  2,
+  rng.fork('p'),
+);
+const decoder = new TokenDecoder(
+  { tokenSize: k, d, channels: [1, 16, 32, 64, 32, 16, 1], kernel: 7, prediction: 'v' },
+  rng.fork('d'),
+);
+const variables = [...prototype.trainableVariables(), ...decoder.trainableVariables()];
+const optimizer = new AdamW(variables);
+const ema = new WeightEma(variables, 0.995);
+const schedule = linearSchedule();
+const table = rng.normalArray(50 * L * k, 0, 0.05);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+function time(fn: () => void): number {
+  fn();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+const x0 = new Float32Array(D * k);
+const mask = new Float32Array(D * k);
+const rows = new Int32Array(D);
+const tSteps: number[] = [];
+let noiseValues: Float32Array = new Float32Array(D * k);
+const drawBatch = () => {
+  const pairs = rng.sample(8 * L, D);
+  for (let p = 0; p < D; p++) {
+    const pair = pairs[p]!;
+    const b = Math.floor(pair / L);
+    const pos = pair - b * L;
+    rows[p] = (b % 2) * L + pos;
+    x0.set(table.subarray((b * L + pos) * k, (b * L + pos + 1) * k), p * k);
+    for (let j = p * k; j < (p + 1) * k; j++) {
+      const nan = Number.isNaN(x0[j]!);
+      if (nan) x0[j] = 0;
+      mask[j] = nan ? 0 : 1;
+    }
+    tSteps[p] = rng.int(1000);
+  }
+  noiseValues = rng.normalArray(D * k);
+};
+
+const lossFn = () => {
+  const protos = prototype.forward([0, 1]);
+  const proto = tf.gather(tf.reshape(protos, [2 * L, d]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+  return diffusionLoss(decoder, {
+    x0: tf.tensor2d(x0, [D, k]),
+    mask: tf.tensor2d(mask, [D, k]),
+    t: tSteps,
+    noise: tf.tensor2d(noiseValues, [D, k]),
+    proto,
+    training: true,
+    schedule,
+  });
+};
+const fixedProto = tf.keep(tf.randomNormal([D, d]));
+const decoderLoss = () =>
+  diffusionLoss(decoder, {
+    x0: tf.tensor2d(x0, [D, k]),
+    mask: tf.tensor2d(mask, [D, k]),
+    t: tSteps,
+    noise: tf.tensor2d(noiseValues, [D, k]),
+    proto: fixedProto as tf.Tensor2D,
+    training: true,
+    schedule,
+  });
+const sync = (t: tf.Tensor) => t.dataSync();
+drawBatch();
+const parts = {
+  batchInJs: time(drawBatch),
+  prototypeForward: time(() => tf.tidy(() => sync(prototype.forward([0, 1])))),
+  prototypeForwardBackward: time(() =>
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(
+        () => tf.sum(prototype.forward([0, 1])),
+        prototype.trainableVariables(),
+      );
+      tf.stack(Object.values(grads).map((g) => tf.sum(g))).dataSync();
+    }),
+  ),
+  decoderForward: time(() => tf.tidy(() => sync(decoderLoss()))),
+  decoderForwardBackward: time(() =>
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(decoderLoss, decoder.trainableVariables());
+      tf.stack(Object.values(grads).map((g) => tf.sum(g))).dataSync();
+    }),
+  ),
+  optimizer: 0,
+  ema: time(() => {
+    ema.update();
+    variables[0]!.dataSync();
+  }),
+  wholeStep: 0,
+};
+const zeroGrads = Object.fromEntries(variables.map((v) => [v.name, tf.keep(tf.zerosLike(v))]));
+parts.optimizer = time(() => {
+  optimizer.apply(zeroGrads, 1e-3);
+  variables[0]!.dataSync();
+});
+const step = () =>
+  tf.tidy(() => {
+    drawBatch();
+    const { value, grads } = tf.variableGrads(lossFn, variables);
+    optimizer.apply(grads, 1e-3);
+    value.dataSync();
+  });
+parts.wholeStep = time(() => {
+  step();
+  ema.update();
+});
+const profile = await tf.profile(() => {
+  step();
+  ema.update();
+});
+const kernels: Record<string, number> = {};
+for (const kr of profile.kernels) kernels[kr.name] = (kernels[kr.name] ?? 0) + 1;
+const top = Object.entries(kernels).sort((a, b) => b[1] - a[1]);
+for (const [name, ms] of Object.entries(parts))
+  console.log(`${name.padEnd(26)} ${ms.toFixed(1).padStart(8)} ms`);
+console.log(`kernels per step: ${profile.kernels.length}; ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
+console.log(
+  JSON.stringify({
+    model,
+    partsMs: Object.fromEntries(Object.entries(parts).map(([n, v]) => [n, Number(v.toFixed(1))])),
+    kernels: profile.kernels.length,
+    byKernel: Object.fromEntries(top),
+  }),
+);
