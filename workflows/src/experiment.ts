@@ -1,11 +1,12 @@
-import { type PipelineConfig, parsePipelineConfig, readJsonConfig } from './pipeline-config.js';
+import { type AnyPipelineConfig, parseAnyPipelineConfig, withPathsFrom } from './import-config.js';
+import { readJsonConfig } from './pipeline-config.js';
 import { parseUnseenConfig, type UnseenConfig } from './unseen-config.js';
 import { pipelineWorkflowId, unseenWorkflowId } from './workflow-id.js';
 import { UNSEEN_WORKFLOW_TYPE, WORKFLOW_TYPE } from './workflows/definitions.js';
 
 /** A validated experiment config: the core pipeline, or an unseen-task experiment. */
 export type Experiment =
-  | { kind: 'pipeline'; config: PipelineConfig }
+  | { kind: 'pipeline'; config: AnyPipelineConfig }
   | { kind: 'unseen'; config: UnseenConfig };
 
 /** An unseen-task experiment is told apart by its `tasks` section (the core pipeline has none). */
@@ -17,12 +18,16 @@ export function isUnseenConfig(raw: unknown): boolean {
 export function parseExperiment(raw: unknown, source = 'config'): Experiment {
   return isUnseenConfig(raw)
     ? { kind: 'unseen', config: parseUnseenConfig(raw, source) }
-    : { kind: 'pipeline', config: parsePipelineConfig(raw, source) };
+    : { kind: 'pipeline', config: parseAnyPipelineConfig(raw, source) };
 }
 
 /** Reads and validates a JSON config file of either kind. */
 export async function loadExperiment(path: string): Promise<Experiment> {
-  return parseExperiment(await readJsonConfig(path), path);
+  const experiment = parseExperiment(await readJsonConfig(path), path);
+  // Relative paths in a pipeline config are relative to the config file.
+  return experiment.kind === 'pipeline'
+    ? { kind: 'pipeline', config: withPathsFrom(experiment.config, path) }
+    : experiment;
 }
 
 /** The workflow that runs an experiment of this kind. */

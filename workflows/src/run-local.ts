@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { collectCheckpointsStage, harvestRunStage } from '@rpg/checkpoint-harvest';
+import { collectCheckpointsStage, harvestRunStage, importSourceStage } from '@rpg/checkpoint-harvest';
 import { type ArtifactRef, ArtifactStore } from '@rpg/core';
 import { collectGeneratedStage, generateModelStage, trainStage } from '@rpg/diffusion-decoder';
-import { evaluateStage, type Report } from '@rpg/evaluator';
+import { type AnyReport, evaluateByCommandStage, evaluateStage } from '@rpg/evaluator';
 import { tokenizeStage } from '@rpg/tokenizer';
+import type { AnyPipelineConfig } from './import-config.js';
 import { type LocalRunOptions, type LocalStageContext, localExecutor } from './local-executor.js';
-import type { PipelineConfig } from './pipeline-config.js';
 import type { StageName } from './workflows/definitions.js';
 import { type PipelineStageCalls, pipelineGraph } from './workflows/pipeline-graph.js';
 
@@ -16,7 +16,8 @@ export interface LocalRunResult {
   refs: Record<string, ArtifactRef | ArtifactRef[]>;
   stageSeconds: Record<string, number>;
   reportDir: string;
-  report: Report;
+  /** The built-in report, or an `evaluate.command` one (without the figures the command did not provide). */
+  report: AnyReport;
 }
 
 /** Generator training in this process: resumes from the store's own record of its latest checkpoint. */
@@ -40,6 +41,7 @@ export async function trainInProcess(
 /** The plain pipeline's stage calls as direct calls to the stage functions. */
 function pipelineStages(store: ArtifactStore, ctx: () => LocalStageContext): PipelineStageCalls {
   return {
+    importSource: (input) => importSourceStage(ctx(), input),
     harvestRun: (input) => harvestRunStage(ctx(), input),
     collectCheckpoints: ({ runs }) => collectCheckpointsStage(ctx(), runs),
     tokenize: (input) => tokenizeStage(ctx(), input),
@@ -50,6 +52,10 @@ function pipelineStages(store: ArtifactStore, ctx: () => LocalStageContext): Pip
       const report = await evaluateStage(ctx(), input);
       return { report, reportDir: (await store.get(report)).dir };
     },
+    evaluateByCommand: async (input) => {
+      const report = await evaluateByCommandStage(ctx(), input);
+      return { report, reportDir: (await store.get(report)).dir };
+    },
   };
 }
 
@@ -58,13 +64,13 @@ function pipelineStages(store: ArtifactStore, ctx: () => LocalStageContext): Pip
  * direct calls to the same stage functions.
  */
 export async function runPipelineLocal(
-  config: PipelineConfig,
+  config: AnyPipelineConfig,
   options: LocalRunOptions = {},
 ): Promise<LocalRunResult> {
   const store = new ArtifactStore(options.storeDir ?? '.rpg/store');
   const { executor, ctx } = localExecutor<StageName>(store, options);
   const { refs, reportDir } = await pipelineGraph(config, pipelineStages(store, ctx), executor);
-  const report = JSON.parse(await readFile(join(reportDir, 'report.json'), 'utf8')) as Report;
+  const report = JSON.parse(await readFile(join(reportDir, 'report.json'), 'utf8')) as AnyReport;
   const { models: _models, ...shown } = refs;
   return { refs: shown, stageSeconds: executor.stageSeconds, reportDir, report };
 }

@@ -36,6 +36,7 @@ export interface PipelineInput {
 
 export const STAGES = [
   'validate',
+  'import',
   'harvest',
   'collect',
   'tokenize',

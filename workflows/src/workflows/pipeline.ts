@@ -43,6 +43,7 @@ export async function rpgPipeline(input: PipelineInput): Promise<PipelineResult>
     const result = await pipelineGraph(
       config,
       {
+        importSource: cpu.importSource,
         harvestRun: cpu.harvestRun,
         collectCheckpoints: cpu.collectCheckpoints,
         tokenize: cpu.tokenize,
@@ -50,6 +51,7 @@ export async function rpgPipeline(input: PipelineInput): Promise<PipelineResult>
         generateModel: gpu.generateModel,
         collectGenerated: cpu.collectGenerated,
         evaluate: cpu.evaluate,
+        evaluateByCommand: cpu.evaluateByCommand,
       },
       executor,
       progress.refs,
