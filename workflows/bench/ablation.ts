@@ -4,11 +4,13 @@
  * on the same harvested checkpoints (shared through the store) and is evaluated the same way. Prints a table;
  * the last line is one JSON object.
  */
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadBackend, terminalProgress } from '@rpg/core';
+import { parseReport } from '@rpg/evaluator';
 import { loadPipelineConfig, type PipelineConfig } from '../src/pipeline-config.js';
 import { qualityFigures } from '../src/quality-figures.js';
 import { runPipelineLocal } from '../src/run-local.js';
@@ -67,7 +69,7 @@ try {
     config.train.prototype.position = v.position;
     process.stderr.write(`\n== ${v.name}\n`);
     const result = await runPipelineLocal(config, { storeDir, progress: terminalProgress() });
-    const q = qualityFigures(result.report);
+    const q = qualityFigures(parseReport(result.report));
     // Every variant is scored against the same harvested checkpoints.
     originals ??= q.originals;
     rows.push({

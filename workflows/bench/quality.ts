@@ -3,12 +3,14 @@
  * Runs the whole pipeline in-process (a fresh store unless --store is given, so stage times are real) and prints
  * the figures; the last line is one JSON object.
  */
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { countParameters } from '@rpg/checkpoint-harvest';
 import { loadBackend, terminalProgress } from '@rpg/core';
+import { parseReport } from '@rpg/evaluator';
 import { loadPipelineConfig } from '../src/pipeline-config.js';
 import { qualityFigures } from '../src/quality-figures.js';
 import { runPipelineLocal } from '../src/run-local.js';
@@ -40,7 +42,7 @@ try {
       backend: backend.name,
       /** The target network's trainable parameters (PyTorch's `sum(p.numel() for p in model.parameters())`). */
       params: countParameters(config.harvest.network),
-      ...qualityFigures(result.report),
+      ...qualityFigures(parseReport(result.report)),
       /** The scale for `nearestL2`: mean L2 from each original to its nearest other original. */
       originalSpacingL2: result.report.originalSpacing
         ? Math.round(result.report.originalSpacing.avg * 10000) / 10000

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { numClassesOf } from '@rpg/checkpoint-harvest';
 import { loadBackend } from '@rpg/core';
-import { withVerdict } from '@rpg/evaluator';
+import { type Report, withVerdict } from '@rpg/evaluator';
 import { type PipelineConfig, parsePipelineConfig, readJsonConfig } from '../src/pipeline-config.js';
 import { runPipelineLocal } from '../src/run-local.js';
 
@@ -112,12 +112,15 @@ console.log(header);
 for (const row of rows) {
   const started = performance.now();
   const config = rowConfig(await baseConfig(row.target), row);
-  const { report, stageSeconds } = await runPipelineLocal(config, {
+  const run = await runPipelineLocal(config, {
     storeDir,
     onStage: (stage, event, seconds) => {
       if (event === 'end') process.stderr.write(`${row.id}: ${stage} done in ${seconds!.toFixed(1)} s\n`);
     },
   });
+  // A harvested pipeline: the built-in evaluator's report.
+  const report = run.report as Report;
+  const { stageSeconds } = run;
   const loss = report.trainingLoss ?? [];
   const tail = loss.slice(-Math.max(1, Math.ceil(loss.length / 20)));
   const finalLoss = tail.length ? tail.reduce((s, p) => s + p.loss, 0) / tail.length : null;

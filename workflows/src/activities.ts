@@ -9,16 +9,17 @@ import { createEvaluatorActivities } from '@rpg/evaluator/activities';
 import type { TaskSplit } from '@rpg/task-embedding';
 import { createTokenizerActivities } from '@rpg/tokenizer/activities';
 import { ApplicationFailure } from '@temporalio/activity';
-import { ConfigError, type PipelineConfig, parsePipelineConfig } from './pipeline-config.js';
+import { type AnyPipelineConfig, parseAnyPipelineConfig } from './import-config.js';
+import { ConfigError } from './pipeline-config.js';
 import { parseUnseenConfig, type UnseenConfig, unseenSplit } from './unseen-config.js';
 
 /** Failure type of a config that does not validate. */
 export const INVALID_CONFIG = 'InvalidConfig';
 
 /** Validates a pipeline config and returns it with defaults filled in; writes nothing. */
-export async function validatePipelineConfig(raw: unknown): Promise<PipelineConfig> {
+export async function validatePipelineConfig(raw: unknown): Promise<AnyPipelineConfig> {
   try {
-    return parsePipelineConfig(raw);
+    return parseAnyPipelineConfig(raw);
   } catch (err) {
     if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, INVALID_CONFIG);
     throw err;

@@ -1,5 +1,6 @@
 import { describeDerived, fillDerivedSizes } from './derived-sizes.js';
-import { type PipelineConfig, parsePipelineConfig, readJsonConfig } from './pipeline-config.js';
+import { type AnyPipelineConfig, parseAnyPipelineConfig, withPathsFrom } from './import-config.js';
+import { readJsonConfig } from './pipeline-config.js';
 import { parseUnseenConfig, type UnseenConfig } from './unseen-config.js';
 import { pipelineWorkflowId, unseenWorkflowId } from './workflow-id.js';
 import { UNSEEN_WORKFLOW_TYPE, WORKFLOW_TYPE } from './workflows/definitions.js';
@@ -8,7 +9,7 @@ import { UNSEEN_WORKFLOW_TYPE, WORKFLOW_TYPE } from './workflows/definitions.js'
 export type Experiment =
   | {
       kind: 'pipeline';
-      config: PipelineConfig;
+      config: AnyPipelineConfig;
       /** The sizes chosen from the target network for the ones the config left out (a line to print). */
       derived?: string;
     }
@@ -27,14 +28,18 @@ export function parseExperiment(raw: unknown, source = 'config'): Experiment {
 }
 
 function pipelineExperiment(raw: unknown, source: string): Experiment {
-  const config = parsePipelineConfig(raw, source);
+  const config = parseAnyPipelineConfig(raw, source);
   const { choice } = fillDerivedSizes(raw);
   return { kind: 'pipeline', config, ...(choice ? { derived: describeDerived(choice) } : {}) };
 }
 
 /** Reads and validates a JSON config file of either kind. */
 export async function loadExperiment(path: string): Promise<Experiment> {
-  return parseExperiment(await readJsonConfig(path), path);
+  const experiment = parseExperiment(await readJsonConfig(path), path);
+  // Relative paths in a pipeline config are relative to the config file.
+  return experiment.kind === 'pipeline'
+    ? { ...experiment, config: withPathsFrom(experiment.config, path) }
+    : experiment;
 }
 
 /** The workflow that runs an experiment of this kind. */

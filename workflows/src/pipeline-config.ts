@@ -1,7 +1,7 @@
 import { datasetSpecSchema, harvestConfigSchema } from '@rpg/checkpoint-harvest';
 import { issueLines, JsonFileError, readJsonFile } from '@rpg/core';
 import { generateStageConfigSchema, trainStageConfigSchema } from '@rpg/diffusion-decoder';
-import { evaluateStageConfigSchema } from '@rpg/evaluator';
+import { evaluateCommandFields, evaluateStageConfigSchema } from '@rpg/evaluator';
 import { tokenizerConfigSchema } from '@rpg/tokenizer';
 import { z } from 'zod';
 import { fillDerivedSizes } from './derived-sizes.js';
@@ -24,6 +24,14 @@ export function indentedIssues(error: z.ZodError): string {
     .join('\n');
 }
 
+/** `evaluate.command` and its settings: given, the user's command scores every model (see `@rpg/evaluator`). */
+export const optionalCommandFields = {
+  command: evaluateCommandFields.command.optional(),
+  metric: evaluateCommandFields.metric.optional(),
+  timeoutSeconds: evaluateCommandFields.timeoutSeconds.optional(),
+  cwd: evaluateCommandFields.cwd.optional(),
+};
+
 /**
  * One experiment, end to end, as data: which data set and network, how checkpoints are harvested, how they are
  * tokenized, how the generator is trained and sampled, how the result is evaluated. Every stage's part is that
@@ -41,6 +49,7 @@ export const pipelineConfigSchema = z
     generate: generateStageConfigSchema,
     evaluate: evaluateStageConfigSchema
       .omit({ dataset: true })
+      .extend(optionalCommandFields)
       .default({ sigmas: [0.01, 0.03, 0.05], seed: 0 }),
   })
   .strict();

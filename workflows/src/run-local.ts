@@ -1,95 +1,76 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { collectCheckpointsStage, harvestRunStage } from '@rpg/checkpoint-harvest';
-import { type ArtifactRef, ArtifactStore, type ProgressSink, silentProgress } from '@rpg/core';
+import { collectCheckpointsStage, harvestRunStage, importSourceStage } from '@rpg/checkpoint-harvest';
+import { type ArtifactRef, ArtifactStore } from '@rpg/core';
 import { collectGeneratedStage, generateModelStage, trainStage } from '@rpg/diffusion-decoder';
-import { evaluateStage, type Report } from '@rpg/evaluator';
+import { type AnyReport, evaluateByCommandStage, evaluateStage } from '@rpg/evaluator';
 import { tokenizeStage } from '@rpg/tokenizer';
-import type { PipelineConfig } from './pipeline-config.js';
+import type { AnyPipelineConfig } from './import-config.js';
+import { type LocalRunOptions, type LocalStageContext, localExecutor } from './local-executor.js';
+import type { StageName } from './workflows/definitions.js';
+import { type PipelineStageCalls, pipelineGraph } from './workflows/pipeline-graph.js';
 
-export interface LocalRunOptions {
-  /** Artifact store root (default `.rpg/store`). Finished stages found there are reused, not recomputed. */
-  storeDir?: string;
-  /** Progress of each stage (the stage name is in the event). */
-  progress?: ProgressSink;
-  /** Called when a stage starts and ends. */
-  onStage?: (stage: string, event: 'start' | 'end', seconds?: number) => void;
-  signal?: AbortSignal;
-}
+export { type LocalRunOptions, stageTimer } from './local-executor.js';
 
 export interface LocalRunResult {
   refs: Record<string, ArtifactRef | ArtifactRef[]>;
   stageSeconds: Record<string, number>;
   reportDir: string;
-  report: Report;
+  /** The built-in report, or an `evaluate.command` one (without the figures the command did not provide). */
+  report: AnyReport;
 }
 
-/** Times stages (a stage run twice adds up) and reports their start and end to `onStage`. */
-export function stageTimer(onStage?: LocalRunOptions['onStage']) {
-  const stageSeconds: Record<string, number> = {};
-  const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
-    onStage?.(stage, 'start');
-    const started = performance.now();
-    const out = await fn();
-    const seconds = (performance.now() - started) / 1000;
-    stageSeconds[stage] = (stageSeconds[stage] ?? 0) + seconds;
-    onStage?.(stage, 'end', seconds);
-    return out;
+/** Generator training in this process: resumes from the store's own record of its latest checkpoint. */
+export async function trainInProcess(
+  ctx: LocalStageContext,
+  input: Parameters<PipelineStageCalls['trainGenerator']>[0],
+): ReturnType<PipelineStageCalls['trainGenerator']> {
+  let resumedFrom: number | null = null;
+  const generator = await trainStage(
+    ctx,
+    { tokens: input.tokens, config: input.config },
+    {
+      onResume: (step) => {
+        resumedFrom = step;
+      },
+    },
+  );
+  return { generator, resumedFrom, attempt: 1 };
+}
+
+/** The plain pipeline's stage calls as direct calls to the stage functions. */
+function pipelineStages(store: ArtifactStore, ctx: () => LocalStageContext): PipelineStageCalls {
+  return {
+    importSource: (input) => importSourceStage(ctx(), input),
+    harvestRun: (input) => harvestRunStage(ctx(), input),
+    collectCheckpoints: ({ runs }) => collectCheckpointsStage(ctx(), runs),
+    tokenize: (input) => tokenizeStage(ctx(), input),
+    trainGenerator: (input) => trainInProcess(ctx(), input),
+    generateModel: (input) => generateModelStage(ctx(), input),
+    collectGenerated: ({ models }) => collectGeneratedStage(ctx(), models),
+    evaluate: async (input) => {
+      const report = await evaluateStage(ctx(), input);
+      return { report, reportDir: (await store.get(report)).dir };
+    },
+    evaluateByCommand: async (input) => {
+      const report = await evaluateByCommandStage(ctx(), input);
+      return { report, reportDir: (await store.get(report)).dir };
+    },
   };
-  return { stageSeconds, timed };
 }
 
 /**
- * Runs a whole pipeline in this process, stage by stage, through the same stage functions the Temporal workflow
- * uses: harvest (per run) → collect → tokenize → train → generate (per model) → evaluate.
+ * Runs a whole pipeline in this process: the stage graph the Temporal workflow runs (`pipelineGraph`), with
+ * direct calls to the same stage functions.
  */
 export async function runPipelineLocal(
-  config: PipelineConfig,
+  config: AnyPipelineConfig,
   options: LocalRunOptions = {},
 ): Promise<LocalRunResult> {
   const store = new ArtifactStore(options.storeDir ?? '.rpg/store');
-  const progress = options.progress ?? silentProgress;
-  const ctx = { store, progress, ...(options.signal ? { signal: options.signal } : {}) };
-  const { stageSeconds, timed } = stageTimer(options.onStage);
-
-  const runs: ArtifactRef[] = [];
-  for (let run = 0; run < config.runs; run++) {
-    options.signal?.throwIfAborted();
-    runs.push(
-      await timed('harvest', () =>
-        harvestRunStage(ctx, { dataset: config.dataset, harvest: config.harvest, run }),
-      ),
-    );
-  }
-  const checkpoints = await timed('collect', () => collectCheckpointsStage(ctx, runs));
-  const tokens = await timed('tokenize', () =>
-    tokenizeStage(ctx, { checkpoints, tokenizer: config.tokenizer }),
-  );
-  const generator = await timed('train', () => trainStage(ctx, { tokens, config: config.train }));
-  const generated = await timed('generate', async () => {
-    const models: ArtifactRef[] = [];
-    for (let model = 0; model < config.generate.count; model++) {
-      const input = { generator, tokens, config: config.generate, network: config.harvest.network, model };
-      models.push(await generateModelStage(ctx, input));
-    }
-    return collectGeneratedStage(ctx, models);
-  });
-  const report = await timed('evaluate', () =>
-    evaluateStage(ctx, {
-      originals: checkpoints,
-      generated,
-      generator,
-      config: { ...config.evaluate, dataset: config.dataset, title: config.name },
-      stageSeconds: { ...stageSeconds },
-      pipelineConfig: config,
-    }),
-  );
-  const reportDir = (await store.get(report)).dir;
-  const reportJson = JSON.parse(await readFile(join(reportDir, 'report.json'), 'utf8')) as Report;
-  return {
-    refs: { runs, checkpoints, tokens, generator, generated, report },
-    stageSeconds,
-    reportDir,
-    report: reportJson,
-  };
+  const { executor, ctx } = localExecutor<StageName>(store, options);
+  const { refs, reportDir } = await pipelineGraph(config, pipelineStages(store, ctx), executor);
+  const report = JSON.parse(await readFile(join(reportDir, 'report.json'), 'utf8')) as AnyReport;
+  const { models: _models, ...shown } = refs;
+  return { refs: shown, stageSeconds: executor.stageSeconds, reportDir, report };
 }

@@ -1,4 +1,5 @@
 import { sha256Hex, stableStringify } from '@rpg/core';
+import { importPipelineConfigSchema, isImportConfig } from './import-config.js';
 import { pipelineConfigSchema } from './pipeline-config.js';
 import type { UnseenConfig } from './unseen-config.js';
 
@@ -11,7 +12,9 @@ const idOf = (name: string, basis: unknown) =>
  * validate is hashed as given (its run fails at once).
  */
 export function pipelineWorkflowId(config: unknown): string {
-  const parsed = pipelineConfigSchema.safeParse(config);
+  const parsed = (isImportConfig(config) ? importPipelineConfigSchema : pipelineConfigSchema).safeParse(
+    config,
+  );
   return parsed.success ? idOf(parsed.data.name, parsed.data) : idOf('invalid', config);
 }
 

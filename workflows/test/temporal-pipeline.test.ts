@@ -110,7 +110,7 @@ describe('the tiny pipeline through Temporal', () => {
     const localStarted = performance.now();
     const local = await runPipelineLocal(parsePipelineConfig(config), { storeDir: join(env.root, 'local') });
     console.log(`in-process in ${((performance.now() - localStarted) / 1000).toFixed(1)} s`);
-    expect(comparable(report)).toEqual(comparable(local.report));
+    expect(comparable(report)).toEqual(comparable(local.report as Report));
     expect(report.generated.count).toBe(4);
     expect((report.config as { pipeline: unknown }).pipeline).toEqual(
       (local.report.config as { pipeline: unknown }).pipeline,

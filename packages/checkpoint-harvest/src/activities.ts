@@ -5,6 +5,7 @@
 import { ArtifactRef, type ArtifactStore, type ProgressSink } from '@rpg/core';
 import { parseActivityInput, runStageActivity } from '@rpg/core/activities';
 import { z } from 'zod';
+import { importSourceStage } from './import-source.js';
 import { collectCheckpointsStage, harvestRunInputSchema, harvestRunStage } from './stage.js';
 import { harvestTaskRunInputSchema, harvestTaskRunStage } from './task-stage.js';
 
@@ -45,6 +46,16 @@ export function createHarvestActivities({ store, echo }: ActivityOptions) {
         'harvestTaskRun',
         'harvest',
         ({ progress }) => harvestTaskRunStage({ store, progress }, { ...run, ...(base ? { base } : {}) }),
+        { echo },
+      );
+    },
+
+    /** Checkpoints trained elsewhere (a pipeline's `source`) → one collection. */
+    async importSource(input: { source: unknown }): Promise<ArtifactRef> {
+      return runStageActivity(
+        'importSource',
+        'import',
+        ({ progress }) => importSourceStage({ store, progress }, input),
         { echo },
       );
     },

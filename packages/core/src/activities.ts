@@ -33,6 +33,7 @@ const INPUT_ERROR_NAMES = new Set([
   'ZodError',
   'ConfigError',
   'DatasetError',
+  'EvaluateCommandError',
   'HarvestError',
   'ImportError',
   'SafetensorsError',

@@ -3,6 +3,7 @@ import { ArtifactRef, type ArtifactStore, type ProgressSink } from '@rpg/core';
 import { parseActivityInput, runStageActivity } from '@rpg/core/activities';
 import { taskDescriptorSchema } from '@rpg/task-embedding';
 import { z } from 'zod';
+import { evaluateByCommandConfigSchema, evaluateByCommandStage } from './command-stage.js';
 import { evaluateStage, evaluateStageConfigSchema } from './stage.js';
 import { evaluateTasksStage, evaluateTasksStageConfigSchema } from './task-stage.js';
 
@@ -13,6 +14,10 @@ export const evaluateInputSchema = z.object({
   config: evaluateStageConfigSchema,
   stageSeconds: z.record(z.string(), z.number().min(0)).optional(),
   pipelineConfig: z.unknown().optional(),
+});
+
+export const evaluateByCommandInputSchema = evaluateInputSchema.extend({
+  config: evaluateByCommandConfigSchema,
 });
 
 export const evaluateTasksInputSchema = z.object({
@@ -55,6 +60,20 @@ export function createEvaluatorActivities({ store, echo }: ActivityOptions) {
         'evaluate',
         async ({ progress }) => {
           const report = await evaluateStage({ store, progress }, parsed);
+          return { report, reportDir: store.resolve(report) };
+        },
+        { echo },
+      );
+    },
+
+    /** Originals + generated models → a `report` artifact scored by the user's `evaluate.command`. */
+    async evaluateByCommand(input: z.input<typeof evaluateByCommandInputSchema>): Promise<EvaluateResult> {
+      const parsed = parseActivityInput('evaluateByCommand', evaluateByCommandInputSchema, input);
+      return runStageActivity(
+        'evaluateByCommand',
+        'evaluate',
+        async ({ progress, signal }) => {
+          const report = await evaluateByCommandStage({ store, progress, signal }, parsed);
           return { report, reportDir: store.resolve(report) };
         },
         { echo },

@@ -4,8 +4,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type AnyReport as Report, anyReportSchema as reportSchema } from './command-report-schema.js';
 import { mean } from './metrics.js';
-import { type LossPoint, type Report, reportSchema } from './report-schema.js';
+import { fmtIou, iouTable, noveltyReading } from './report-novelty.js';
+import type { LossPoint } from './report-schema.js';
 import {
   esc,
   type Frame,
@@ -29,7 +31,6 @@ const COLORS = {
 
 const noiseColor = (i: number) => COLORS.noise[i % COLORS.noise.length]!;
 const fmtAcc = (v: number) => v.toFixed(2);
-const fmtIou = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(3));
 const fmtL2 = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toPrecision(4));
 /** Seconds as `12.3 s`, or minutes from two minutes on. */
 export const fmtSec = (v: number) => (v >= 120 ? `${(v / 60).toFixed(1)} min` : `${v.toFixed(1)} s`);
@@ -56,7 +57,7 @@ function groups(report: Report): Group[] {
       label: `generated (${report.generated.count})`,
       color: COLORS.generated,
       accuracies: report.generated.all,
-      ious: report.generated.all.map((_, i) => report.iou.perModel[i]?.maxIouToOriginal ?? null),
+      ious: report.generated.all.map((_, i) => report.iou?.perModel[i]?.maxIouToOriginal ?? null),
     },
   ];
   report.noise.forEach((n, k) => {
@@ -64,7 +65,7 @@ function groups(report: Report): Group[] {
       label: `noise σ=${n.sigma} (${n.all.length})`,
       color: noiseColor(k),
       accuracies: n.all,
-      ious: n.perModel.map((p) => p.maxIouToOriginal),
+      ious: n.perModel.map((p) => p.maxIouToOriginal ?? null),
     });
   });
   return out;
@@ -237,62 +238,25 @@ function lossPlot(curve: readonly LossPoint[]): string {
   ].join('');
 }
 
-/** One sentence placing the generated models' novelty among the noise baselines. */
-export function noveltyReading(report: Report): string {
-  const g = report.iou.generatedMaxToOriginal;
-  const base = [...report.noise].sort((a, b) => a.sigma - b.sigma);
-  const head = `Generated models' mean max-IoU to an original is ${fmtIou(g)}`;
-  if (base.length === 0) return `${head} (no noise baselines were computed).`;
-  const desc = (n: Report['noise'][number]) => `σ=${n.sigma} noise (${fmtIou(n.maxIouToOriginal)})`;
-  const first = base[0]!;
-  const last = base[base.length - 1]!;
-  if (g >= first.maxIouToOriginal) {
-    return `${head}, at or above ${desc(first)}: the generated models make the same mistakes as the training checkpoints — near copies.`;
-  }
-  if (g < last.maxIouToOriginal) {
-    return `${head}, below ${desc(last)}: more different from the originals than the strongest noise baseline.`;
-  }
-  for (let i = 0; i + 1 < base.length; i++) {
-    const a = base[i]!;
-    const b = base[i + 1]!;
-    if (g < a.maxIouToOriginal && g >= b.maxIouToOriginal)
-      return `${head}, between ${desc(a)} and ${desc(b)}.`;
-  }
-  return `${head}.`;
-}
-
 function summaryTable(report: Report): string {
   const o = report.originals;
   const g = report.generated;
   const genL2 = mean(report.nearestOriginal.flatMap((n) => (n.distance === null ? [] : [n.distance])));
   const rows = [
     `<tr class="orig"><th>originals</th><td>${o.count}</td><td>${fmtAcc(o.max)}</td><td>${fmtAcc(o.avg)}</td><td>${fmtAcc(o.min)}</td><td>${o.std.toFixed(2)}</td><td>${fmtIou(o.maxIouToOther ? mean(o.maxIouToOther) : null)}*</td><td>${fmtL2(report.originalSpacing?.avg)}*</td></tr>`,
-    `<tr class="gen"><th>generated</th><td>${g.count}</td><td>${fmtAcc(g.best)}</td><td>${fmtAcc(g.avg)}</td><td>${fmtAcc(g.min)}</td><td>${g.std.toFixed(2)}</td><td>${fmtIou(report.iou.generatedMaxToOriginal)}</td><td>${fmtL2(genL2)}</td></tr>`,
+    `<tr class="gen"><th>generated</th><td>${g.count}</td><td>${fmtAcc(g.best)}</td><td>${fmtAcc(g.avg)}</td><td>${fmtAcc(g.min)}</td><td>${g.std.toFixed(2)}</td><td>${fmtIou(report.iou?.generatedMaxToOriginal)}</td><td>${fmtL2(genL2)}</td></tr>`,
     ...report.noise.map(
       (n) =>
         `<tr><th>originals + noise σ=${n.sigma}</th><td>${n.accuracy.count}</td><td>${fmtAcc(n.accuracy.max)}</td><td>${fmtAcc(n.accuracy.avg)}</td><td>${fmtAcc(n.accuracy.min)}</td><td>${n.accuracy.std.toFixed(2)}</td><td>${fmtIou(n.maxIouToOriginal)}</td><td>${fmtL2(mean(n.perModel.map((p) => p.nearestL2)))}</td></tr>`,
     ),
   ];
   return `<table class="summary"><thead><tr><th></th><th>n</th><th>max / best</th><th>avg</th><th>min</th><th>std</th><th>mean max-IoU to originals</th><th>mean L2 to nearest original</th></tr></thead><tbody>${rows.join('')}</tbody></table>
-<p class="note">Accuracy in % on ${report.dataset.testSize} test samples of ${esc(report.dataset.name)}. IoU: |A∩B|/|A∪B| of the misclassified test samples (two empty sets count as 1). L2 over the generated tensors, raw parameters. * For originals: to the nearest <em>other</em> original.</p>`;
-}
-
-function iouTable(report: Report): string {
-  const rows: [string, number | null][] = [
-    ['original – original (mean over pairs)', report.iou.originalOriginal],
-    ['generated – generated (mean over pairs)', report.iou.generatedGenerated],
-    ['generated → nearest original (mean of max)', report.iou.generatedMaxToOriginal],
-    ...report.noise.map((n): [string, number] => [
-      `noise σ=${n.sigma} → nearest original (mean of max)`,
-      n.maxIouToOriginal,
-    ]),
-  ];
-  return `<table class="iou"><tbody>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${fmtIou(v)}</td></tr>`).join('')}</tbody></table>`;
+<p class="note">${report.metric ? `${esc(report.metric)} (from evaluate.command) in %` : 'Accuracy in %'} on ${report.dataset.testSize ?? 'the'} test samples of ${esc(report.dataset.name)}. IoU: |A∩B|/|A∪B| of the misclassified test samples (two empty sets count as 1). L2 over the generated tensors, raw parameters. * For originals: to the nearest <em>other</em> original.</p>`;
 }
 
 function perModelTable(report: Report): string {
   const rows = report.generated.all.map((acc, i) => {
-    const iou = report.iou.perModel[i];
+    const iou = report.iou?.perModel[i];
     const near = report.nearestOriginal[i];
     return `<tr><td>${near?.index ?? i}</td><td>${fmtAcc(acc)}</td><td>${fmtIou(iou?.maxIouToOriginal)}</td><td>${iou?.closestOriginal ?? '–'}</td><td>${fmtL2(near?.distance)}</td><td>${near?.original ?? '–'}</td></tr>`;
   });
@@ -350,7 +314,7 @@ export function renderReportHtml(input: Report): string {
     : '';
   const sections = [
     `<h1>${esc(report.title ?? 'RPG evaluation report')}</h1>`,
-    `<div class="meta">${esc(report.dataset.name)} · ${report.dataset.testSize} test samples · ${o.count} originals · ${g.count} generated${report.nonFinite?.length ? ` (and ${report.nonFinite.length} with NaN/Inf parameters, not scored)` : ''} · created ${esc(report.createdAt)} · evaluation took ${fmtSec(report.evaluateSeconds)}</div>`,
+    `<div class="meta">${esc(report.dataset.name)} · ${report.dataset.testSize ?? '?'} test samples · ${o.count} originals · ${g.count} generated${report.nonFinite?.length ? ` (and ${report.nonFinite.length} with NaN/Inf parameters, not scored)` : ''} · created ${esc(report.createdAt)} · evaluation took ${fmtSec(report.evaluateSeconds)}</div>`,
     verdictBanner(report),
     warn,
     notes,
@@ -362,7 +326,7 @@ export function renderReportHtml(input: Report): string {
     stripPlot(report),
     `<h2>Novelty frontier: accuracy vs. max IoU to the originals</h2>`,
     `<p class="note">Up is more accurate, left makes different mistakes from every original. Near copies sit at the top right with the σ=0.01 noise.</p>`,
-    frontierPlot(report),
+    report.iou ? frontierPlot(report) : '',
     `<h2>IoU of misclassification sets</h2>`,
     iouTable(report),
   ];
@@ -398,3 +362,5 @@ export async function writeReport(dir: string, report: Report): Promise<{ json: 
   await writeFile(html, renderReportHtml(valid));
   return { json, html };
 }
+
+export { noveltyReading } from './report-novelty.js';

@@ -20,7 +20,7 @@ export const evaluateStageConfigSchema = z
 export type EvaluateStageConfigInput = z.input<typeof evaluateStageConfigSchema>;
 
 /** The generator directory's loss history (`generator.json`), thinned to at most `max` points for the plot. */
-async function trainingLossOf(dir: string, max = 500): Promise<LossPoint[] | undefined> {
+export async function trainingLossOf(dir: string, max = 500): Promise<LossPoint[] | undefined> {
   const file = z
     .object({ lossHistory: z.array(z.number()) })
     .safeParse(JSON.parse(await readFile(join(dir, 'generator.json'), 'utf8')));

@@ -15,6 +15,8 @@ export const help = `rpg local <config.json> [--store <dir>]
     An unseen-task config (one with a "tasks" section, e.g. examples/mnist-unseen.json) runs its own stages:
     base network -> harvest per seen task -> collect -> tokenize -> train the task-conditioned generator (and
     the ablation without the task embedding) -> generate per task -> evaluate per task.
+    A config with a "source" section (e.g. examples/pytorch/pytorch-zoo.json) imports its checkpoints instead
+    of harvesting them; "evaluate.command" scores every model with the user's own command.
     --store <dir>   artifact store (default .rpg/store)
 `;
 

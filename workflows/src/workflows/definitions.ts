@@ -4,6 +4,7 @@
  * and Temporal definitions only, so workflow code and clients can both import it.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { CHECKPOINT_SIGNAL } from './executor.js';
 
 /** Harvest, tokenize, collect and evaluate run here, and the workflow itself. */
 export const CPU_QUEUE = 'rpg-cpu';
@@ -35,6 +36,7 @@ export interface PipelineInput {
 
 export const STAGES = [
   'validate',
+  'import',
   'harvest',
   'collect',
   'tokenize',
@@ -149,4 +151,4 @@ export interface UnseenPipelineResult {
 }
 
 export const progressQuery = defineQuery<PipelineProgress | UnseenProgress>('progress');
-export const checkpointSignal = defineSignal<[CheckpointDetails]>('checkpoint');
+export const checkpointSignal = defineSignal<[CheckpointDetails]>(CHECKPOINT_SIGNAL);
