@@ -5,8 +5,11 @@
  *
  * - token size: the power of two nearest √P (P = the network's parameters), 32 … 4,096. It keeps the sequence
  *   length and the token size of one order (MLP 784-64-10 → 256, the CNN → 64, the ResNet → 1,024).
- * - d: token size / 2, 64 … 256. Each decoder layer gets a token's content through a Linear(d → token size); the
- *   MLP example's 128 for tokens of 256 works, the CNN's 64 for tokens of 64 too.
+ * - d: the token size up to 128, half the token size above, 64 … 256 (token 64 → 64, 128 → 128, 256 → 128,
+ *   1,024 → 256). Each decoder layer gets a token's content through a Linear(d → token size), and d is where the
+ *   small generators collapse: on the MLP 784-64-10 at tokens of 128, d 64 gave 83.9 % where d 128 gave 92.2 %
+ *   (originals 93.3 %; bench:sensitivity, README), while d 64 works for tokens of 64 (the CNN, the deep-MLP
+ *   example).
  * - steps: enough for every token to be denoised about {@link VISITS_PER_TOKEN} times (steps × diffusion batch /
  *   tokens, the MLP example's figure at the fewest steps that met its targets), rounded up to a hundred,
  *   {@link MIN_STEPS} … {@link MAX_STEPS}. A step denoises a fixed number of TOKENS, so halving the token size
@@ -82,7 +85,7 @@ export function deriveSizes(
 ): DerivedSizes {
   const log2 = Math.round(Math.log2(Math.sqrt(Math.max(1, shape.parameters))));
   const tokenSize = given.tokenSize ?? clamp(2 ** log2, MIN_TOKEN_SIZE, MAX_TOKEN_SIZE);
-  const d = given.d ?? clamp(Math.round(tokenSize / 2), MIN_D, MAX_D);
+  const d = given.d ?? clamp(Math.max(Math.min(tokenSize, 128), Math.round(tokenSize / 2)), MIN_D, MAX_D);
   const tokens = tokensPerCheckpoint(shape.sizes, tokenSize, given.packed);
   const steps = clamp(
     Math.ceil((VISITS_PER_TOKEN * tokens) / diffusionBatch / 100) * 100,

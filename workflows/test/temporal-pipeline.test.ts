@@ -115,5 +115,5 @@ describe('the tiny pipeline through Temporal', () => {
     expect((report.config as { pipeline: unknown }).pipeline).toEqual(
       (local.report.config as { pipeline: unknown }).pipeline,
     );
-  }, 240_000);
+  }, 420_000);
 });
