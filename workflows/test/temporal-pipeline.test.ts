@@ -115,5 +115,5 @@ describe('the tiny pipeline through Temporal', () => {
     expect((report.config as { pipeline: unknown }).pipeline).toEqual(
       (local.report.config as { pipeline: unknown }).pipeline,
     );
-  }, 420_000);
+  }, 240_000);
 });
