@@ -6,7 +6,7 @@ import { measurePrototypeModel, syntheticPositions } from './inspect.js';
 
 const HELP = `rpg-recurrent-prototype — the recurrent prototype generator of RPG (Mamba2 / LSTM / Transformer / none)
 
-Usage:
+Usage (from the repository root, run it as "pnpm exec rpg-recurrent-prototype ..."):
   rpg-recurrent-prototype inspect [options]   parameter count and forward / forward+backward time per model
   rpg-recurrent-prototype --help
 
