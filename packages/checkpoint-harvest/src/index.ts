@@ -4,7 +4,6 @@ export * from './data.js';
 export * from './harvest-dir.js';
 export * from './import.js';
 export * from './networks.js';
-export * from './out-dir.js';
 export * from './stage.js';
 export * from './task-data.js';
 export * from './task-stage.js';

@@ -1,4 +1,5 @@
 import { MAX_SEED, numel, type ProgressSink, Rng, type StateDict, silentProgress, tf } from '@rpg/core';
+import { InputError } from '@rpg/core/input-error';
 import { z } from 'zod';
 import type { Dataset } from './data.js';
 import {
@@ -130,7 +131,7 @@ export interface HarvestResult {
   stepsPerEpoch: number;
 }
 
-export class HarvestError extends Error {
+export class HarvestError extends InputError {
   override readonly name = 'HarvestError';
 }
 

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { sha256File, sha256Hex, stableStringify } from './hash.js';
+import { InputError } from './input-error.js';
+import { isInside } from './is-inside.js';
 import { ArtifactRef, MANIFEST_FILE, Manifest, type ManifestFile } from './manifest.js';
 
 export type ArtifactErrorCode =
@@ -30,7 +32,7 @@ const INTEGRITY_CODES: ReadonlySet<ArtifactErrorCode> = new Set<ArtifactErrorCod
   'BYTES_MISMATCH',
 ]);
 
-export class ArtifactError extends Error {
+export class ArtifactError extends InputError {
   override readonly name = 'ArtifactError';
 
   constructor(
@@ -532,11 +534,6 @@ function canonicalJson(value: unknown): unknown {
 
 function sumBytes(files: ManifestFile[]): number {
   return files.reduce((total, f) => total + f.bytes, 0);
-}
-
-function isInside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
 }
 
 function isErrno(err: unknown, ...codes: string[]): boolean {

@@ -6,7 +6,9 @@ import { measurePrototypeModel, syntheticPositions } from './inspect.js';
 
 const HELP = `rpg-recurrent-prototype — the recurrent prototype generator of RPG (Mamba2 / LSTM / Transformer / none)
 
-Usage (from the repository root, run it as "pnpm exec rpg-recurrent-prototype ..."):
+From the repository root, run it as "pnpm exec rpg-recurrent-prototype ...".
+
+Usage:
   rpg-recurrent-prototype inspect [options]   parameter count and forward / forward+backward time per model
   rpg-recurrent-prototype --help
 
