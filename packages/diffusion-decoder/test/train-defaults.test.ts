@@ -42,7 +42,9 @@ describe('one defaults table for the train stage and rpg-diffusion-decoder train
   it('the help states the defaults of the table', () => {
     expect(TRAIN_HELP).toContain(`optimiser steps (default ${TRAIN_DEFAULTS.steps})`);
     expect(TRAIN_HELP).toContain(`(default ${TRAIN_DEFAULTS.checkpointEvery}; needs --resume-dir)`);
-    expect(TRAIN_HELP).toContain(`--states <mode>           permutation states: ${TRAIN_DEFAULTS.states} (default)`);
+    expect(TRAIN_HELP).toContain(
+      `--states <mode>           permutation states: ${TRAIN_DEFAULTS.states} (default)`,
+    );
     expect(TRAIN_HELP).toContain(`(default ${TRAIN_DEFAULTS.decoder.channels.join(',')})`);
   });
 });
