@@ -1,6 +1,7 @@
 export * from './checkpoints-dir.js';
 export * from './consistency.js';
 export * from './data.js';
+export * from './harvest-config.js';
 export * from './harvest-dir.js';
 export * from './import.js';
 export * from './networks.js';

@@ -1,3 +1,4 @@
+export * from './artifact-ref.js';
 export * from './artifact-store.js';
 export * from './backend.js';
 export * from './durable-write.js';
