@@ -11,13 +11,13 @@ import {
 import { tokenizerFingerprintSchema } from '@rpg/tokenizer';
 import { z } from 'zod';
 import { scheduleConfigSchema } from './schedule.js';
+import { decoderConfigSchema } from './token-decoder.js';
 import {
   buildGenerator,
   type GeneratorConfig,
   type TrainedGenerator,
   type TrainState,
 } from './train-generator.js';
-import { decoderConfigSchema } from './unet.js';
 
 /** Files of a saved generator directory. */
 export const GENERATOR_CONFIG_FILE = 'generator.json';

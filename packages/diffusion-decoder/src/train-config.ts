@@ -1,8 +1,8 @@
 import { MAX_SEED } from '@rpg/core';
 import { prototypeConfigSchema } from '@rpg/recurrent-prototype';
 import { z } from 'zod';
+import { decoderConfigSchema } from './token-decoder.js';
 import { TRAIN_DEFAULTS } from './train-defaults.js';
-import { decoderConfigSchema } from './unet.js';
 
 const decoderDefaults = TRAIN_DEFAULTS.decoder;
 
