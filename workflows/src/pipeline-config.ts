@@ -1,5 +1,6 @@
 import { datasetSpecSchema, harvestConfigSchema } from '@rpg/checkpoint-harvest';
 import { issueLines, JsonFileError, readJsonFile } from '@rpg/core';
+import { InputError } from '@rpg/core/input-error';
 import { generateStageConfigSchema, trainStageConfigSchema } from '@rpg/diffusion-decoder';
 import { evaluateCommandFields, evaluateStageConfigSchema } from '@rpg/evaluator';
 import { tokenizerConfigSchema } from '@rpg/tokenizer';
@@ -57,7 +58,7 @@ export const pipelineConfigSchema = z
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
 
-export class ConfigError extends Error {
+export class ConfigError extends InputError {
   override readonly name = 'ConfigError';
 }
 

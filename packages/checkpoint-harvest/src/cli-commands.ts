@@ -1,5 +1,6 @@
 /** The work behind `rpg-checkpoint-harvest` (see cli.ts, which validates the arguments and imports this lazily). */
 import { loadBackend, numel, readJsonFile, type StateDict, terminalProgress } from '@rpg/core';
+import { assertFreshOutDir } from '@rpg/core/durable-write';
 import { type CheckpointsMeta, readCheckpoint, readCheckpointsMeta } from './checkpoints-dir.js';
 import type { HarvestArgs, ImportArgs } from './cli.js';
 import { checkCheckpoints, FLOAT_DTYPES, formatIssues } from './consistency.js';
@@ -13,7 +14,6 @@ import {
   type NetworkSpec,
   parseNetworkSpec,
 } from './networks.js';
-import { assertFreshOutDir } from './out-dir.js';
 import { type HarvestResult, harvestRun } from './train.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);

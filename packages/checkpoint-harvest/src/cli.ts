@@ -3,7 +3,8 @@
  * collection. This file parses and validates the arguments with light imports only, so `--help` and usage
  * errors are quick; the commands (which load @rpg/core and with it tfjs) are imported once the arguments are good.
  */
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
+import { numberFlag, parseCommandLine, parseFlags, runCli, UsageError } from '@rpg/core/cli-kit';
 import { z } from 'zod';
 
 const PRESETS = ['mlp', 'cnn-s', 'cnn-m'] as const;
@@ -56,6 +57,8 @@ const SPEC_HELP = `  Network spec files (--network spec.json), one JSON object; 
 
 const HELP = `rpg-checkpoint-harvest: collect checkpoints of one network for RPG
 
+From the repository root, run it as "pnpm exec rpg-checkpoint-harvest ...".
+
 Usage:
 ${HARVEST_HELP}
 ${IMPORT_HELP}
@@ -69,8 +72,6 @@ const COMMAND_HELP: Record<string, string> = {
   import: `${IMPORT_HELP}\n${SPEC_HELP}`,
   inspect: INSPECT_HELP,
 };
-
-class UsageError extends Error {}
 
 const options = {
   network: { type: 'string' },
@@ -93,33 +94,14 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositi
 type OptionName = keyof typeof options;
 
 const intArg = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined) return undefined;
-      const v = Number(text);
-      if (text.trim() === '' || !Number.isInteger(v) || v < min || v > max) {
-        const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}…${max}`;
-        ctx.addIssue({ code: 'custom', message: `${flag} must be an integer ${range}, got "${text}"` });
-        return z.NEVER;
-      }
-      return v;
-    });
+  numberFlag(
+    flag.slice(2),
+    `an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}…${max}`}`,
+    (v) => Number.isInteger(v) && v >= min && v <= max,
+  ).optional();
 
 const positiveArg = (flag: string, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined) return undefined;
-      const v = Number(text);
-      if (text.trim() === '' || !Number.isFinite(v) || v <= 0 || v > max) {
-        ctx.addIssue({ code: 'custom', message: `${flag} must be a number in (0, ${max}], got "${text}"` });
-        return z.NEVER;
-      }
-      return v;
-    });
+  numberFlag(flag.slice(2), `a number in (0, ${max}]`, (v) => v > 0 && v <= max).optional();
 
 const networkArg = z
   .string({ error: '--network is required: a preset (mlp, cnn-s, cnn-m) or a spec .json file' })
@@ -168,12 +150,6 @@ const importArgsSchema = z
   });
 export type ImportArgs = z.output<typeof importArgsSchema>;
 
-function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
-  const result = schema.safeParse(input);
-  if (!result.success) throw new UsageError(result.error.issues.map((i) => i.message).join('; '));
-  return result.data;
-}
-
 function allowOnly(values: Values, allowed: OptionName[], command: string): void {
   for (const name of Object.keys(values) as OptionName[]) {
     if (name === 'help' || allowed.includes(name) || values[name] === undefined) continue;
@@ -182,13 +158,7 @@ function allowOnly(values: Values, allowed: OptionName[], command: string): void
 }
 
 async function main(argv: string[]): Promise<void> {
-  let parsed: { values: Values; positionals: string[] };
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, options);
   const [command, ...rest] = positionals;
   if (command === undefined || command === 'help') {
     process.stdout.write(HELP);
@@ -222,7 +192,7 @@ async function main(argv: string[]): Promise<void> {
     );
     if (rest.length > 0)
       throw new UsageError(`harvest takes no positional arguments, got "${rest.join(' ')}"`);
-    const args = parseOrThrow(harvestArgsSchema, {
+    const args = parseFlags(harvestArgsSchema, {
       network: values.network,
       out: values.out,
       runs: values.runs,
@@ -242,7 +212,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'import') {
     allowOnly(values, ['out', 'network', 'evaluate', 'test-size', 'data-seed'], 'import');
-    const args = parseOrThrow(importArgsSchema, {
+    const args = parseFlags(importArgsSchema, {
       inputs: rest,
       out: values.out,
       network: values.network,
@@ -262,11 +232,4 @@ async function main(argv: string[]): Promise<void> {
   if (!(await runInspect(rest[0]!))) process.exitCode = 1;
 }
 
-try {
-  await main(process.argv.slice(2));
-} catch (err) {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`rpg-checkpoint-harvest: error: ${message}\n`);
-  if (err instanceof UsageError) process.stderr.write('Run "rpg-checkpoint-harvest --help" for usage.\n');
-  process.exitCode = 1;
-}
+await runCli('rpg-checkpoint-harvest', () => main(process.argv.slice(2)), { errorPrefix: 'error: ' });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { numel, Rng } from '@rpg/core';
+import { InputError } from '@rpg/core/input-error';
 import { z } from 'zod';
 
 /** `n` examples: `x` row-major `[n, ...inputShape]` float32, `y` class labels in `[0, numClasses)`. */
@@ -164,7 +165,7 @@ export interface ArrayDatasetInput {
   test: ArraySplitInput;
 }
 
-export class DatasetError extends Error {
+export class DatasetError extends InputError {
   override readonly name = 'DatasetError';
 }
 

@@ -1,3 +1,4 @@
+import { writeDirAtomically } from '@rpg/core/durable-write';
 import {
   type CheckpointEntry,
   type CheckpointsMeta,
@@ -6,7 +7,6 @@ import {
   writeCheckpointsMeta,
 } from './checkpoints-dir.js';
 import { type NetworkSpec, networkSpecSchema } from './networks.js';
-import { writeDirAtomically } from './out-dir.js';
 import type { HarvestResult } from './train.js';
 
 export interface WriteHarvestOptions {

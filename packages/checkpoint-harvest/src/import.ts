@@ -8,6 +8,8 @@ import {
   type StateDict,
   silentProgress,
 } from '@rpg/core';
+import { assertFreshOutDir, writeDirAtomically } from '@rpg/core/durable-write';
+import { InputError } from '@rpg/core/input-error';
 import {
   type CheckpointEntry,
   type CheckpointsMeta,
@@ -26,7 +28,6 @@ import {
   numClassesOf,
   parameterLayout,
 } from './networks.js';
-import { assertFreshOutDir, writeDirAtomically } from './out-dir.js';
 
 export interface ImportOptions {
   /** The architecture; the checkpoints must then hold exactly its tensors (names, shapes), in any order. */
@@ -45,7 +46,7 @@ export interface ImportOptions {
   progress?: ProgressSink;
 }
 
-export class ImportError extends Error {
+export class ImportError extends InputError {
   override readonly name = 'ImportError';
 }
 

@@ -12,8 +12,9 @@ import {
   writeCheckpointsMeta,
 } from './checkpoints-dir.js';
 import { type Dataset, loadMnist, MNIST_TOTAL } from './data.js';
+import { harvestConfigSchema } from './harvest-config.js';
 import { writeHarvest } from './harvest-dir.js';
-import { harvestConfigSchema, harvestRun } from './train.js';
+import { harvestRun } from './train.js';
 
 /** Which data set a pipeline uses, as data (so it can go into configs and artifact keys). */
 export const datasetSpecSchema = z

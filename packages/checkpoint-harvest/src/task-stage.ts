@@ -7,11 +7,12 @@ import {
   writeCheckpoint,
   writeCheckpointsMeta,
 } from './checkpoints-dir.js';
+import { harvestConfigSchema } from './harvest-config.js';
 import { harvestMeta } from './harvest-dir.js';
 import { describeSpec, type NetworkSpec, numClassesOf, parameterLayout } from './networks.js';
 import { datasetSpecSchema, loadDataset, type StageContext } from './stage.js';
 import { taskDataset } from './task-data.js';
-import { harvestConfigSchema, harvestRun } from './train.js';
+import { harvestRun } from './train.js';
 
 export const harvestTaskRunInputSchema = z
   .object({

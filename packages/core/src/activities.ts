@@ -7,7 +7,7 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
-import { ArtifactError } from './artifact-store.js';
+import { InputError } from './input-error.js';
 import { ArtifactRef } from './manifest.js';
 import type { ProgressEvent, ProgressSink } from './progress.js';
 
@@ -27,18 +27,6 @@ export type StageHeartbeat = z.infer<typeof stageHeartbeatSchema>;
 
 /** The failure type of bad activity input (Temporal never retries it). */
 export const INVALID_INPUT = 'InvalidInput';
-
-/** Library errors that mean the input is wrong: retrying gives the same error. */
-const INPUT_ERROR_NAMES = new Set([
-  'ZodError',
-  'ConfigError',
-  'DatasetError',
-  'EvaluateCommandError',
-  'HarvestError',
-  'ImportError',
-  'SafetensorsError',
-  'TaskError',
-]);
 
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues.map((i) => `field "${i.path.join('.') || '(input)'}": ${i.message}`).join('; ');
@@ -60,8 +48,9 @@ export function parseActivityInput<S extends z.ZodType>(
 
 /**
  * Maps an error thrown by a stage to what Temporal should do with it: cancellation passes through, input errors
- * (bad config field, missing or corrupt artifact, unreadable file) become non-retryable failures naming the
- * field or file, anything else (out of memory, a full disk, a flaky mount) stays retryable.
+ * (a {@link InputError}: bad config field, missing or corrupt artifact, unreadable file) become non-retryable
+ * failures of the error's `name` naming the field or file, anything else (out of memory, a full disk, a flaky
+ * mount) stays retryable.
  */
 export function toActivityFailure(activity: string, err: unknown): unknown {
   if (err instanceof CancelledFailure || err instanceof ApplicationFailure) return err;
@@ -72,7 +61,7 @@ export function toActivityFailure(activity: string, err: unknown): unknown {
       INVALID_INPUT,
     );
   }
-  if (err instanceof ArtifactError || INPUT_ERROR_NAMES.has(err.name)) {
+  if (err instanceof InputError) {
     return ApplicationFailure.create({
       message: `${activity}: ${err.message}`,
       type: err.name,

@@ -1,50 +1,26 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import {
+  fsyncDir,
+  fsyncPath,
+  isErrno,
+  listTree,
+  manifestInvalid,
+  parseManifest,
+  readManifestBytes,
+  verifyFiles,
+} from './artifact-files.js';
+import {
+  ArtifactError,
+  assertSegment,
+  INTEGRITY_CODES,
+  parseStoreUri,
+  storeUri,
+  validateRef,
+} from './artifact-ref.js';
 import { sha256File, sha256Hex, stableStringify } from './hash.js';
-import { ArtifactRef, MANIFEST_FILE, Manifest, type ManifestFile } from './manifest.js';
-
-export type ArtifactErrorCode =
-  | 'REF_INVALID'
-  | 'REF_ESCAPES_STORE'
-  | 'NOT_FOUND'
-  | 'SYMLINK'
-  | 'NOT_A_FILE'
-  | 'RESERVED_FILE'
-  | 'MANIFEST_HASH_MISMATCH'
-  | 'MANIFEST_INVALID'
-  | 'FILE_MISSING'
-  | 'FILE_SIZE_MISMATCH'
-  | 'FILE_HASH_MISMATCH'
-  | 'UNLISTED_FILE'
-  | 'BYTES_MISMATCH';
-
-/** Codes meaning "the artifact is there but its content is not what it claims". */
-const INTEGRITY_CODES: ReadonlySet<ArtifactErrorCode> = new Set<ArtifactErrorCode>([
-  'MANIFEST_HASH_MISMATCH',
-  'MANIFEST_INVALID',
-  'FILE_MISSING',
-  'FILE_SIZE_MISMATCH',
-  'FILE_HASH_MISMATCH',
-  'UNLISTED_FILE',
-  'NOT_A_FILE',
-  'BYTES_MISMATCH',
-]);
-
-export class ArtifactError extends Error {
-  override readonly name = 'ArtifactError';
-
-  constructor(
-    readonly code: ArtifactErrorCode,
-    detail: string,
-    readonly uri?: string,
-    readonly file?: string,
-  ) {
-    const where = [uri && `artifact ${uri}`, file && `file ${JSON.stringify(file)}`]
-      .filter(Boolean)
-      .join(', ');
-    super(`[${code}] ${where ? `${where}: ` : ''}${detail}`);
-  }
-}
+import { isInside } from './is-inside.js';
+import { type ArtifactRef, MANIFEST_FILE, Manifest, type ManifestFile } from './manifest.js';
 
 export interface PutOptions {
   kind: string;
@@ -60,58 +36,6 @@ type ManifestDraft = { kind: string; key: string } & Record<string, unknown>;
 
 /** Directory (inside the root) holding in-progress writes; kinds cannot start with '.', so it never clashes. */
 const TMP_DIR = '.tmp';
-
-/** One `kind` or `key` path segment: no separators, no leading dot (so never '.', '..' or '.tmp'). */
-const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
-
-export function storeUri(kind: string, key: string): string {
-  return `store:${kind}/${key}`;
-}
-
-/**
- * Splits `store:<kind>/<key>`. Anything that could point outside the store (absolute paths,
- * `..`, backslashes, NUL) is REF_ESCAPES_STORE; anything else malformed is REF_INVALID.
- */
-export function parseStoreUri(uri: string): { kind: string; key: string } {
-  const escapes = (why: string) => new ArtifactError('REF_ESCAPES_STORE', why, uri);
-  if (uri.includes('\0')) throw escapes('uri contains NUL');
-  if (uri.includes('\\')) throw escapes('uri contains a backslash');
-  const rest = uri.startsWith('store:') ? uri.slice('store:'.length) : undefined;
-  const pathPart = rest ?? uri;
-  if (pathPart.startsWith('/') || /^[A-Za-z]:/.test(pathPart)) throw escapes('uri is an absolute path');
-  if (pathPart.split('/').includes('..')) throw escapes('uri contains a ".." segment');
-  if (rest === undefined)
-    throw new ArtifactError('REF_INVALID', 'field "uri" must look like store:<kind>/<key>', uri);
-
-  const segments = rest.split('/');
-  const [kind, key] = segments;
-  if (segments.length !== 2 || kind === undefined || key === undefined) {
-    throw new ArtifactError(
-      'REF_INVALID',
-      'field "uri" must have exactly two segments: store:<kind>/<key>',
-      uri,
-    );
-  }
-  assertSegment(kind, 'kind', uri);
-  assertSegment(key, 'key', uri);
-  return { kind, key };
-}
-
-function assertSegment(value: string, field: string, uri?: string): void {
-  if (!SEGMENT.test(value)) {
-    throw new ArtifactError('REF_INVALID', `${field} ${JSON.stringify(value)} must match ${SEGMENT}`, uri);
-  }
-}
-
-/** Parses an untrusted ref, naming the first bad field. */
-export function validateRef(ref: unknown): ArtifactRef {
-  const result = ArtifactRef.safeParse(ref);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue?.path.join('.') || '(ref)';
-  const uri = typeof (ref as { uri?: unknown })?.uri === 'string' ? (ref as { uri: string }).uri : undefined;
-  throw new ArtifactError('REF_INVALID', `field "${field}": ${issue?.message ?? 'invalid'}`, uri);
-}
 
 /**
  * Content-addressed, crash-safe artifact storage on a local directory:
@@ -414,116 +338,6 @@ export class ArtifactStore {
 
 // --- file helpers ----------------------------------------------------------------------------
 
-/** Every regular file (relative posix path -> size, sorted) and directory ('' = root) under `root`. */
-async function listTree(root: string, uri: string): Promise<{ files: Map<string, number>; dirs: string[] }> {
-  const files = new Map<string, number>();
-  const dirs: string[] = [];
-  async function walk(rel: string): Promise<void> {
-    dirs.push(rel);
-    const names = (await fs.readdir(path.join(root, rel))).sort();
-    for (const name of names) {
-      const relPath = rel ? `${rel}/${name}` : name;
-      const stat = await fs.lstat(path.join(root, relPath));
-      if (stat.isSymbolicLink())
-        throw new ArtifactError('SYMLINK', 'artifacts may not contain symlinks', uri, relPath);
-      if (stat.isDirectory()) await walk(relPath);
-      else if (stat.isFile()) files.set(relPath, stat.size);
-      else throw new ArtifactError('NOT_A_FILE', 'not a regular file or directory', uri, relPath);
-    }
-  }
-  await walk('');
-  return { files, dirs };
-}
-
-async function readManifestBytes(dir: string, uri: string): Promise<Buffer> {
-  const file = path.join(dir, MANIFEST_FILE);
-  let stat: Awaited<ReturnType<typeof fs.lstat>>;
-  try {
-    stat = await fs.lstat(file);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT'))
-      throw new ArtifactError('FILE_MISSING', 'manifest is missing', uri, MANIFEST_FILE);
-    throw err;
-  }
-  if (stat.isSymbolicLink()) throw new ArtifactError('SYMLINK', 'manifest is a symlink', uri, MANIFEST_FILE);
-  if (!stat.isFile())
-    throw new ArtifactError('NOT_A_FILE', 'manifest is not a regular file', uri, MANIFEST_FILE);
-  return fs.readFile(file);
-}
-
-function parseManifest(raw: Buffer, uri: string): Manifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new ArtifactError('MANIFEST_INVALID', `not JSON: ${(err as Error).message}`, uri, MANIFEST_FILE);
-  }
-  const parsed = Manifest.safeParse(json);
-  if (!parsed.success) throw manifestInvalid(parsed.error, uri);
-  return parsed.data;
-}
-
-function manifestInvalid(
-  error: { issues: { path: PropertyKey[]; message: string }[] },
-  uri: string,
-): ArtifactError {
-  const issue = error.issues[0];
-  const field = issue?.path.map(String).join('.') || '(root)';
-  return new ArtifactError('MANIFEST_INVALID', `field "${field}": ${issue?.message}`, uri, MANIFEST_FILE);
-}
-
-/** Exactly the listed files must exist, each with the listed size and hash. */
-async function verifyFiles(dir: string, listed: ManifestFile[], uri: string): Promise<void> {
-  // Only files found by the lstat walk are ever opened, so listed paths cannot reach outside `dir`.
-  const present = (await listTree(dir, uri)).files;
-  present.delete(MANIFEST_FILE);
-  const listedPaths = new Set(listed.map((f) => f.path));
-  for (const relPath of present.keys()) {
-    if (!listedPaths.has(relPath))
-      throw new ArtifactError('UNLISTED_FILE', 'not listed in the manifest', uri, relPath);
-  }
-  for (const file of listed) {
-    const size = present.get(file.path);
-    if (size === undefined)
-      throw new ArtifactError('FILE_MISSING', 'listed in the manifest but missing', uri, file.path);
-    if (size !== file.bytes) {
-      throw new ArtifactError(
-        'FILE_SIZE_MISMATCH',
-        `${size} bytes, manifest says ${file.bytes}`,
-        uri,
-        file.path,
-      );
-    }
-    const sha256 = await sha256File(path.join(dir, file.path));
-    if (sha256 !== file.sha256) {
-      throw new ArtifactError(
-        'FILE_HASH_MISMATCH',
-        `sha256 is ${sha256}, manifest says ${file.sha256}`,
-        uri,
-        file.path,
-      );
-    }
-  }
-}
-
-async function fsyncPath(p: string): Promise<void> {
-  const handle = await fs.open(p, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  try {
-    await fsyncPath(dir);
-  } catch (err) {
-    // Some platforms (Windows) cannot open or fsync directories; renames there are still atomic.
-    if (!isErrno(err, 'EISDIR', 'EPERM', 'EINVAL', 'EBADF')) throw err;
-  }
-}
-
 // --- small utilities -------------------------------------------------------------------------
 
 function canonicalJson(value: unknown): unknown {
@@ -532,13 +346,4 @@ function canonicalJson(value: unknown): unknown {
 
 function sumBytes(files: ManifestFile[]): number {
   return files.reduce((total, f) => total + f.bytes, 0);
-}
-
-function isInside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
-}
-
-function isErrno(err: unknown, ...codes: string[]): boolean {
-  return typeof err === 'object' && err !== null && codes.includes((err as NodeJS.ErrnoException).code ?? '');
 }

@@ -1,10 +1,11 @@
 import { open, stat } from 'node:fs/promises';
+import { InputError } from './input-error.js';
 
 /** The largest config file read: the example configs are under 2 KB; a bigger file is almost surely not one. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** A JSON file that could not be used: missing, not a regular file, too large or not JSON. */
-export class JsonFileError extends Error {
+export class JsonFileError extends InputError {
   override readonly name = 'JsonFileError';
 }
 

@@ -18,6 +18,7 @@
  *   - I64 -> BigInt64Array, I32 -> Int32Array, I16 -> Int16Array, I8 -> Int8Array,
  *     U8 -> Uint8Array, BOOL -> Uint8Array (raw bytes, 0 = false, 1 = true).
  */
+import { InputError } from './input-error.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -82,7 +83,7 @@ export type SafetensorsErrorCode =
   | 'WRITE_DATA_TYPE_MISMATCH'
   | 'WRITE_DATA_LENGTH_MISMATCH';
 
-export class SafetensorsError extends Error {
+export class SafetensorsError extends InputError {
   override readonly name = 'SafetensorsError';
   readonly code: SafetensorsErrorCode;
 

@@ -2,7 +2,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseActivityInput, stageHeartbeatSchema, toActivityFailure } from '../src/activities.js';
-import { ArtifactError } from '../src/artifact-store.js';
+import { ArtifactError } from '../src/artifact-ref.js';
 
 const schema = z.object({ config: z.object({ steps: z.number().int().positive() }) });
 

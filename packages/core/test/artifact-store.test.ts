@@ -14,7 +14,8 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ArtifactError, ArtifactStore, type PutOptions } from '../src/artifact-store.js';
+import { ArtifactError } from '../src/artifact-ref.js';
+import { ArtifactStore, type PutOptions } from '../src/artifact-store.js';
 import { sha256Hex } from '../src/hash.js';
 import type { ArtifactRef } from '../src/manifest.js';
 

@@ -9,7 +9,7 @@ import { WeightEma } from '../src/ema.js';
 import { diffusionLoss } from '../src/loss.js';
 import { AdamW } from '../src/optimizer.js';
 import { linearSchedule } from '../src/schedule.js';
-import { TokenDecoder } from '../src/unet.js';
+import { TokenDecoder } from '../src/token-decoder.js';
 
 const HELP = `tsx bench/step-profile.ts [--model mamba2] [--reps 5]
   Times each part of one generator training step at the MNIST MLP example's sizes and counts the kernels of

@@ -13,8 +13,8 @@ import {
   generateStage,
   generateStageConfigSchema,
   trainStage,
-  trainStageConfigSchema,
 } from './stage.js';
+import { trainStageConfigSchema } from './train-config.js';
 
 export const trainGeneratorInputSchema = z.object({
   tokens: ArtifactRef,

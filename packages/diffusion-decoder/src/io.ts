@@ -1,16 +1,23 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Rng, type RngState, readSafetensorsFile, type TensorEntry, writeSafetensorsFile } from '@rpg/core';
+import {
+  Rng,
+  type RngState,
+  readSafetensorsFile,
+  type TensorEntry,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from '@rpg/core';
 import { tokenizerFingerprintSchema } from '@rpg/tokenizer';
 import { z } from 'zod';
 import { scheduleConfigSchema } from './schedule.js';
+import { decoderConfigSchema } from './token-decoder.js';
 import {
   buildGenerator,
   type GeneratorConfig,
   type TrainedGenerator,
   type TrainState,
 } from './train-generator.js';
-import { decoderConfigSchema } from './unet.js';
 
 /** Files of a saved generator directory. */
 export const GENERATOR_CONFIG_FILE = 'generator.json';
@@ -42,10 +49,8 @@ const generatorFileSchema = z.object({
 });
 
 /** Writes a JSON file atomically (temp file + rename). */
-async function writeJson(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 1)}\n`);
-  await rename(tmp, path);
+function writeJson(path: string, value: unknown): Promise<void> {
+  return writeFileAtomic(path, `${JSON.stringify(value, null, 1)}\n`);
 }
 
 function prefixed(prefix: string, weights: Map<string, TensorEntry>): [string, TensorEntry][] {

@@ -1,7 +1,7 @@
 import { tf } from '@rpg/core';
 import { predictionTarget } from './parameterisation.js';
 import { defaultSchedule, qSample, type Schedule } from './schedule.js';
-import type { TokenDecoder } from './unet.js';
+import type { TokenDecoder } from './token-decoder.js';
 
 /**
  * Token rows with NaN padding → values with NaN set to 0, and a mask (1 = real value, 0 = padding).

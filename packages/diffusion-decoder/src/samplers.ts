@@ -1,6 +1,6 @@
 import { type Rng, tf } from '@rpg/core';
 import { defaultSchedule, type Schedule } from './schedule.js';
-import type { TokenDecoder } from './unet.js';
+import type { TokenDecoder } from './token-decoder.js';
 
 /** ε̂(x_t, t): predicted noise [N, k] for noisy tokens `xt` [N, k], all at step index `t` ∈ [0, T). */
 export type NoisePredictor = (xt: tf.Tensor2D, t: number) => tf.Tensor2D;

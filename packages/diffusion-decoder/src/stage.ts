@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type CheckpointsMeta,
@@ -6,35 +6,19 @@ import {
   readCheckpointsMeta,
   writeCheckpointsMeta,
 } from '@rpg/checkpoint-harvest';
-import {
-  type ArtifactRef,
-  ArtifactStore,
-  ArtifactRef as artifactRefSchema,
-  MAX_SEED,
-  type ProgressSink,
-  pruneTrainStates,
-  Rng,
-  silentProgress,
-} from '@rpg/core';
-import { prototypeConfigSchema } from '@rpg/recurrent-prototype';
+import { type ArtifactRef, ArtifactStore, type ProgressSink, Rng, silentProgress } from '@rpg/core';
 import { parseTaskDescriptor, type TaskDescriptor, taskVector } from '@rpg/task-embedding';
-import {
-  loadTokenizerState,
-  TOKENS_FILE,
-  TOKENS_META_FILE,
-  TokenRowsFile,
-  tokenizerFingerprint,
-  tokenPositions,
-  tokensMetaSchema,
-} from '@rpg/tokenizer';
-import { z } from 'zod';
+import { loadTokenizerState } from '@rpg/tokenizer';
+import type { z } from 'zod';
 import { checkpointSink } from './checkpoint-sink.js';
 import { generate, generateSettingsSchema } from './generate.js';
-import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from './io.js';
-import { checkpointsOfTokens, seedStates, tasksOf } from './task-conditioning.js';
-import { disposeGenerator, type TrainState, trainGenerator } from './train-generator.js';
+import { loadGenerator, saveGenerator } from './io.js';
+import { storeResumeSlot, type TrainHooks } from './resume-pointer.js';
+import { checkpointsOfTokens } from './task-conditioning.js';
+import { type TrainStageConfigInput, trainStageConfigSchema } from './train-config.js';
+import { disposeGenerator } from './train-generator.js';
+import { trainJob } from './train-job.js';
 import { checkTrainedOn } from './trained-on.js';
-import { decoderConfigSchema } from './unet.js';
 
 export interface StageContext {
   store: ArtifactStore;
@@ -42,107 +26,10 @@ export interface StageContext {
   signal?: AbortSignal;
 }
 
-export const trainStageConfigSchema = z
-  .object({
-    prototype: prototypeConfigSchema,
-    /** `tokenSize` and `d` come from the tokenizer and the prototype model. */
-    decoder: z
-      .object({
-        channels: z
-          .array(z.number().int().positive().max(4096))
-          .min(3)
-          .max(17)
-          .default([1, 32, 64, 128, 64, 32, 1]),
-        kernel: z.number().int().positive().max(63).default(7),
-        conditioning: z.enum(['per-layer', 'shared']).default('per-layer'),
-        prediction: z.enum(['epsilon', 'x0', 'v']).default('epsilon'),
-      })
-      .strict()
-      .superRefine((dec, ctx) => {
-        // The full decoder rules (symmetric channels, odd kernel) with placeholder sizes.
-        const r = decoderConfigSchema.safeParse({ ...dec, tokenSize: 1, d: 1 });
-        for (const issue of r.error?.issues ?? [])
-          ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-      }),
-    // Upper bounds keep a typo from running for days or allocating the machine away (the paper trains for
-    // at most 120k steps, batch 16, diffusion batch 1,024).
-    steps: z.number().int().positive().max(10_000_000),
-    lr: z.number().positive().max(1),
-    batchSize: z.number().int().positive().max(4096),
-    diffusionBatch: z.number().int().positive().max(65_536),
-    seed: z.number().int().nonnegative().max(MAX_SEED),
-    weightDecay: z.number().min(0).max(1).default(0),
-    /** Decay of the weight EMA the generator ends with (0: the last weights). */
-    emaDecay: z.number().min(0).lt(1).default(0.995),
-    /**
-     * One permutation state per training run (default), per checkpoint, or per harvest seed (runs that started from
-     * the same initial weights, e.g. run r of every task, share one).
-     */
-    states: z.enum(['run', 'checkpoint', 'seed']).default('run'),
-    /** Save a resume checkpoint into the store every this many steps (0: never). */
-    checkpointEvery: z.number().int().min(0).max(10_000_000).default(250),
-  })
-  .strict();
-export type TrainStageConfig = z.output<typeof trainStageConfigSchema>;
-export type TrainStageConfigInput = z.input<typeof trainStageConfigSchema>;
-
-export interface TrainHooks {
-  /** Continue from this resume checkpoint (a `train-state` artifact) instead of the latest one recorded. */
-  resume?: ArtifactRef;
-  /** Called after each resume checkpoint is durably stored. */
-  onCheckpoint?: (ref: ArtifactRef, step: number, loss: number) => Promise<void> | void;
-  /** Called once when training continues from a resume checkpoint. */
-  onResume?: (step: number) => void;
-}
-
-/** Where the latest resume checkpoint of a training run is recorded (a pointer file beside the artifacts). */
-function resumePointer(store: ArtifactStore, key: string): string {
-  return join(store.root, 'resume', `${key}.json`);
-}
-
 /**
- * The latest resume checkpoint of a training run, if one was recorded. A pointer that cannot be read, or that
- * names an artifact the store does not hold, is an error: silently starting again from step 0 would throw away
- * the work it points to.
- */
-async function readResumePointer(store: ArtifactStore, key: string): Promise<ArtifactRef | undefined> {
-  const path = resumePointer(store, key);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const damaged = (why: string) =>
-    new Error(
-      `the resume pointer ${path} ${why}. Delete it to train again from step 0, or restore it to continue ` +
-        'from its checkpoint',
-    );
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw damaged('is not valid JSON');
-  }
-  const ref = artifactRefSchema.safeParse(raw);
-  if (!ref.success) throw damaged('is not an artifact reference');
-  if (!(await store.has(ref.data))) throw damaged(`names ${ref.data.uri}, which the store does not hold`);
-  return ref.data;
-}
-
-async function writeResumePointer(store: ArtifactStore, key: string, ref: ArtifactRef): Promise<void> {
-  const path = resumePointer(store, key);
-  await mkdir(join(store.root, 'resume'), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(ref), { flush: true });
-  await rename(tmp, path);
-}
-
-/**
- * The train stage: a `tokens` artifact → a `generator` artifact. Saves resume checkpoints (`train-state`
- * artifacts) every `checkpointEvery` steps and continues from the latest one when run again (or from
- * `hooks.resume`), so a killed run loses at most `checkpointEvery` steps.
+ * The train stage: a `tokens` artifact → a `generator` artifact, by {@link trainJob}. Saves resume checkpoints
+ * (`train-state` artifacts) every `checkpointEvery` steps and continues from the latest one when run again (or
+ * from `hooks.resume`), so a killed run loses at most `checkpointEvery` steps.
  */
 export async function trainStage(
   ctx: StageContext,
@@ -153,64 +40,16 @@ export async function trainStage(
   const { store } = ctx;
   const key = ArtifactStore.keyFor('train', config, [input.tokens]);
   return store.put({ kind: 'generator', stage: 'train', config, inputs: [input.tokens] }, async (dir) => {
-    const { dir: tokDir } = await store.get(input.tokens);
-    const state = await loadTokenizerState(tokDir);
-    const { runs } = tokensMetaSchema.parse(
-      JSON.parse(await readFile(join(tokDir, TOKENS_META_FILE), 'utf8')),
-    );
-    // A task-conditioned model, or states per seed, need facts the tokens do not carry: read their checkpoints.
-    const taskDim = config.prototype.task?.inputDim;
-    const source =
-      taskDim !== undefined || config.states === 'seed'
-        ? await checkpointsOfTokens(store, input.tokens)
-        : undefined;
-    const stateOf =
-      config.states === 'seed' ? seedStates(source!) : config.states === 'run' ? runs : runs.map((_, i) => i);
-    const tasks = taskDim !== undefined ? tasksOf(source!, taskDim) : undefined;
-
-    let resume: TrainState | undefined;
-    const resumeRef = hooks.resume ?? (await readResumePointer(store, key));
-    if (resumeRef) {
-      resume = await loadTrainState((await store.get(resumeRef)).dir);
-      hooks.onResume?.(resume.step);
-    }
-    // Rows are read from the file at each step: memory does not grow with the number of checkpoints.
-    const tokens = await TokenRowsFile.open(join(tokDir, TOKENS_FILE), state);
-    const gen = await trainGenerator({
-      tokens,
-      numCheckpoints: tokens.count,
-      positions: tokenPositions(state),
-      tokenizer: tokenizerFingerprint(state),
-      stateOf,
-      ...(tasks ? { tasks } : {}),
-      prototype: config.prototype,
-      decoder: { ...config.decoder, tokenSize: state.config.tokenSize },
-      steps: config.steps,
-      lr: config.lr,
-      batchSize: config.batchSize,
-      diffusionBatch: config.diffusionBatch,
-      seed: config.seed,
-      weightDecay: config.weightDecay,
-      emaDecay: config.emaDecay,
-      checkpointEvery: config.checkpointEvery,
-      ...(resume ? { resume } : {}),
-      progress: ctx.progress ?? silentProgress,
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-      onCheckpoint: async (s) => {
-        const ref = await store.put(
-          {
-            kind: 'train-state',
-            stage: 'train-state',
-            config: { train: key, step: s.step },
-            inputs: [input.tokens],
-          },
-          (d) => saveTrainState(d, s),
-        );
-        await writeResumePointer(store, key, ref);
-        await pruneTrainStates(store, key); // only the latest few are ever resumed from
-        await hooks.onCheckpoint?.(ref, s.step, s.lossHistory.at(-1) ?? Number.NaN);
-      },
-    }).finally(() => tokens.close());
+    const gen = await trainJob({
+      tokensDir: (await store.get(input.tokens)).dir,
+      config,
+      // A task-conditioned model, or states per seed, need facts the tokens do not carry: their checkpoints.
+      checkpoints: () => checkpointsOfTokens(store, input.tokens),
+      slot: storeResumeSlot(store, key, input.tokens, hooks),
+      progress: ctx.progress,
+      signal: ctx.signal,
+      onResume: hooks.onResume,
+    });
     try {
       await saveGenerator(dir, gen);
     } finally {

@@ -6,7 +6,12 @@ import { WeightEma } from './ema.js';
 import { diffusionLoss } from './loss.js';
 import { AdamW, type AdamWState } from './optimizer.js';
 import { linearSchedule, type ScheduleConfig, scheduleConfigSchema } from './schedule.js';
-import { type DecoderConfig, type DecoderConfigInput, decoderConfigSchema, TokenDecoder } from './unet.js';
+import {
+  type DecoderConfig,
+  type DecoderConfigInput,
+  decoderConfigSchema,
+  TokenDecoder,
+} from './token-decoder.js';
 
 /** What a trained generator is, as plain JSON: enough to rebuild both models before loading their weights. */
 export interface GeneratorConfig {

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { diffusionLoss } from '../src/loss.js';
 import { noiseFromPrediction, type Prediction, predictionTarget } from '../src/parameterisation.js';
 import { defaultSchedule, qSample } from '../src/schedule.js';
-import { TokenDecoder } from '../src/unet.js';
+import { TokenDecoder } from '../src/token-decoder.js';
 
 beforeAll(async () => {
   await loadBackend({ log: null });

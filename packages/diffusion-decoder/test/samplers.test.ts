@@ -8,7 +8,7 @@ import {
   sampleDdpm,
 } from '../src/samplers.js';
 import { defaultSchedule, linearSchedule } from '../src/schedule.js';
-import { TokenDecoder } from '../src/unet.js';
+import { TokenDecoder } from '../src/token-decoder.js';
 
 beforeAll(async () => {
   await loadBackend({ log: null });

@@ -5,7 +5,8 @@ import { writeCheckpoint, writeCheckpointsMeta } from '@rpg/checkpoint-harvest';
 import { type ArtifactRef, ArtifactStore, loadBackend, Rng, type StateDict } from '@rpg/core';
 import { tokenizeStage } from '@rpg/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateStageConfigSchema, trainStage, trainStageConfigSchema } from '../src/stage.js';
+import { generateStageConfigSchema, trainStage } from '../src/stage.js';
+import { trainStageConfigSchema } from '../src/train-config.js';
 
 let root: string;
 let store: ArtifactStore;

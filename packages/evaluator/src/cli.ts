@@ -7,9 +7,10 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import type { NetworkSpec } from '@rpg/checkpoint-harvest';
 import { loadBackend, readJsonFile, terminalProgress } from '@rpg/core';
+import { intFlag, parseCommandLine, parseFlags, rejectFlags, runCli, UsageError } from '@rpg/core/cli-kit';
 import { z } from 'zod';
 import { DEFAULT_NOISE_SIGMAS } from './noise-baseline.js';
 import { renderReportHtml } from './report-html.js';
@@ -19,6 +20,8 @@ const HELP = `rpg-evaluator: evaluate generated networks against their training 
 
 Models are read from checkpoints directories (checkpoints.json + safetensors files: what harvest and generate
 write), from directories of *.safetensors (natural name order) or from single .safetensors files.
+
+From the repository root, run it as "pnpm exec rpg-evaluator ...".
 
 Usage:
   rpg-evaluator report <report.json> --html <out.html> [--png <out.png>]
@@ -46,8 +49,6 @@ Options shared by accuracy and evaluate:
   rpg-evaluator --help
 `;
 
-class UsageError extends Error {}
-
 const options = {
   html: { type: 'string' },
   png: { type: 'string' },
@@ -70,22 +71,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositi
 const MAX_SEED = 2 ** 32 - 1;
 const MAX_TEST_SIZE = 9999;
 
-const intArg = (flag: string, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined) return undefined;
-      const v = Number(text);
-      if (text.trim() === '' || !Number.isInteger(v) || v < min || v > max) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${flag} must be an integer in ${min}…${max}, got "${text}"`,
-        });
-        return z.NEVER;
-      }
-      return v;
-    });
+const intArg = (flag: string, min: number, max: number) => intFlag(flag.slice(2), min, max).optional();
 
 const sigmasArg = z
   .string()
@@ -104,26 +90,8 @@ const sigmasArg = z
     return values;
   });
 
-function parseOrUsage<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new UsageError(r.error.issues.map((i) => i.message).join('; '));
-  return r.data;
-}
-
-function rejectOptions(values: Values, names: (keyof Values)[], command: string): void {
-  for (const name of names) {
-    if (values[name] !== undefined) throw new UsageError(`--${String(name)} does not apply to ${command}`);
-  }
-}
-
 async function main(argv: string[]): Promise<void> {
-  let parsed: { values: Values; positionals: string[] };
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, options);
   const [command, ...rest] = positionals;
   if (values.help || command === 'help' || argv.length === 0) {
     process.stdout.write(HELP);
@@ -136,7 +104,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function runReport(values: Values, positionals: string[]): Promise<void> {
-  rejectOptions(
+  rejectFlags(
     values,
     [
       'network',
@@ -178,8 +146,8 @@ type Sources = { sources: import('./collection.js').CollectionSource[] };
 async function networkContext(values: Values, collections: Sources[]) {
   const harvest = await import('@rpg/checkpoint-harvest');
   const { resolveNetwork, mnistSplitOf } = await import('./collection.js');
-  const testSize = parseOrUsage(intArg('--test-size', 1, MAX_TEST_SIZE), values['test-size']);
-  const dataSeed = parseOrUsage(intArg('--data-seed', 0, MAX_SEED), values['data-seed']);
+  const testSize = parseFlags(intArg('--test-size', 1, MAX_TEST_SIZE), values['test-size']);
+  const dataSeed = parseFlags(intArg('--data-seed', 0, MAX_SEED), values['data-seed']);
   const given = values.network ? await parseNetworkArg(values.network, harvest) : undefined;
   let spec: NetworkSpec;
   try {
@@ -214,7 +182,7 @@ async function parseNetworkArg(arg: string, harvest: Harvest): Promise<NetworkSp
 }
 
 async function runAccuracy(values: Values, inputs: string[]): Promise<void> {
-  rejectOptions(
+  rejectFlags(
     values,
     ['html', 'png', 'originals', 'generated', 'out', 'sigmas', 'noise-per-sigma', 'seed', 'title'],
     'accuracy',
@@ -269,15 +237,15 @@ async function runAccuracy(values: Values, inputs: string[]): Promise<void> {
 }
 
 async function runEvaluate(values: Values, positionals: string[]): Promise<void> {
-  rejectOptions(values, ['html', 'png'], 'evaluate');
+  rejectFlags(values, ['html', 'png'], 'evaluate');
   if (positionals.length > 0)
     throw new UsageError(`evaluate takes no positional arguments (got ${positionals.join(' ')})`);
   if (!values.originals?.length) throw new UsageError('evaluate needs --originals <dir | files>');
   if (!values.generated?.length) throw new UsageError('evaluate needs --generated <dir | files>');
   if (!values.out) throw new UsageError('evaluate needs --out <dir> for report.json and report.html');
-  const noiseSigmas = parseOrUsage(sigmasArg, values.sigmas);
-  const noisePerSigma = parseOrUsage(intArg('--noise-per-sigma', 1, 10_000), values['noise-per-sigma']);
-  const seed = parseOrUsage(intArg('--seed', 0, MAX_SEED), values.seed) ?? 0;
+  const noiseSigmas = parseFlags(sigmasArg, values.sigmas);
+  const noisePerSigma = parseFlags(intArg('--noise-per-sigma', 1, 10_000), values['noise-per-sigma']);
+  const seed = parseFlags(intArg('--seed', 0, MAX_SEED), values.seed) ?? 0;
   if (values.title !== undefined && values.title.length > 200)
     throw new UsageError(`--title must be at most 200 characters, got ${values.title.length}`);
   // The metadata only (cheap): settle the network and the data split before any model is read.
@@ -321,11 +289,4 @@ async function runEvaluate(values: Values, positionals: string[]): Promise<void>
   );
 }
 
-try {
-  await main(process.argv.slice(2));
-} catch (err) {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`rpg-evaluator: ${message}\n`);
-  if (err instanceof UsageError) process.stderr.write('Run "rpg-evaluator --help" for usage.\n');
-  process.exitCode = 1;
-}
+await runCli('rpg-evaluator', () => main(process.argv.slice(2)));

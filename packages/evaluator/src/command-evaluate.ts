@@ -6,6 +6,7 @@
  * that is not that JSON is an {@link EvaluateCommandError} naming the model and quoting the last stderr lines.
  */
 import { spawn } from 'node:child_process';
+import { InputError } from '@rpg/core/input-error';
 import { z } from 'zod';
 
 export const CHECKPOINT_PLACEHOLDER = '{checkpoint}';
@@ -47,7 +48,8 @@ export const evaluateCommandSchema = z
 export type EvaluateCommand = z.output<typeof evaluateCommandSchema>;
 export type EvaluateCommandInput = z.input<typeof evaluateCommandSchema>;
 
-export class EvaluateCommandError extends Error {
+/** The user's command failed, timed out or printed no usable figure: retrying gives the same. */
+export class EvaluateCommandError extends InputError {
   override readonly name = 'EvaluateCommandError';
 }
 

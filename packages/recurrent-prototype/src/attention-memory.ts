@@ -1,4 +1,5 @@
 import { totalmem } from 'node:os';
+import { InputError } from '@rpg/core/input-error';
 
 /**
  * The Transformer's attention holds L×L float32 scores per head and sequence: at L = 16 k tokens that is 1 GiB
@@ -48,7 +49,9 @@ export function maxAttentionTokens(shape: Omit<AttentionShape, 'len'>, capMB: nu
 }
 
 /** A sequence too long for the Transformer's attention within the configured memory cap. */
-export class AttentionMemoryError extends Error {
+export class AttentionMemoryError extends InputError {
+  override readonly name = 'AttentionMemoryError';
+
   constructor(
     readonly estimateBytes: number,
     readonly capMB: number,
@@ -65,7 +68,6 @@ export class AttentionMemoryError extends Error {
         `(fewer tokens: memory falls with the square of L), or raise prototype.attentionMemoryMB if the ` +
         `machine has that memory free.`,
     );
-    this.name = 'AttentionMemoryError';
   }
 }
 

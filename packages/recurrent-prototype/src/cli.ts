@@ -6,6 +6,8 @@ import { measurePrototypeModel, syntheticPositions } from './inspect.js';
 
 const HELP = `rpg-recurrent-prototype — the recurrent prototype generator of RPG (Mamba2 / LSTM / Transformer / none)
 
+From the repository root, run it as "pnpm exec rpg-recurrent-prototype ...".
+
 Usage:
   rpg-recurrent-prototype inspect [options]   parameter count and forward / forward+backward time per model
   rpg-recurrent-prototype --help

@@ -4,11 +4,14 @@
  */
 import { parseArgs } from 'node:util';
 import { readJsonFile } from '@rpg/core';
+import { UsageError } from '@rpg/core/cli-kit';
 import { z } from 'zod';
 import { parseTaskDescriptor, subsetBits, TaskError, taskId, taskVector } from './descriptor.js';
 import { splitTasks } from './split.js';
 
 const HELP = `rpg-task-embedding: task descriptors -> vectors, and seen/unseen task splits
+
+From the repository root, run it as "pnpm exec rpg-task-embedding ...".
 
 Usage:
   rpg-task-embedding split --classes <n> --unseen <u> [--seen <s>] [--seed <seed>] [--json]
@@ -24,8 +27,6 @@ Usage:
 
   rpg-task-embedding --help
 `;
-
-class UsageError extends Error {}
 
 const count = (flag: string) =>
   z

@@ -1,4 +1,5 @@
 import { issueLines } from '@rpg/core';
+import { InputError } from '@rpg/core/input-error';
 import { z } from 'zod';
 
 /** Largest class count of a class-subset task: a subset is kept as a bit mask in one 32-bit integer. */
@@ -82,7 +83,7 @@ export const taskDescriptorSchema = z.discriminatedUnion('kind', [classSubsetTas
 });
 export type TaskDescriptor = z.infer<typeof taskDescriptorSchema>;
 
-export class TaskError extends Error {
+export class TaskError extends InputError {
   override readonly name = 'TaskError';
 }
 

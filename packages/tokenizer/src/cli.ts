@@ -3,11 +3,13 @@
  * This file parses and validates the arguments with light imports only, so `--help` and usage errors are quick;
  * the commands (which load @rpg/core and with it tfjs) are imported once the arguments are good.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandLine, positiveFlag, rejectFlags, runCli, UsageError } from '@rpg/core/cli-kit';
 import { z } from 'zod';
 import { DEFAULT_EPS, granularitySchema } from './config.js';
 
 const HELP = `rpg-tokenizer: cut checkpoints into normalized tokens and back (RPG tokenization)
+
+From the repository root, run it as "pnpm exec rpg-tokenizer ...".
 
 Usage:
   rpg-tokenizer tokenize <checkpoint.safetensors | dir>... --token-size <k> --out <dir> [options]
@@ -28,8 +30,6 @@ Usage:
   rpg-tokenizer --help
 `;
 
-class UsageError extends Error {}
-
 const options = {
   'token-size': { type: 'string' },
   granularity: { type: 'string' },
@@ -40,39 +40,21 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
-
-const positiveNumber = (flag: string) =>
-  z.string().transform((text, ctx) => {
-    const value = Number(text);
-    if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
-      ctx.addIssue({ code: 'custom', message: `${flag} must be a positive number, got "${text}"` });
-      return z.NEVER;
-    }
-    return value;
-  });
-
 const tokenizeArgsSchema = z.object({
-  tokenSize: positiveNumber('--token-size').refine(Number.isInteger, '--token-size must be an integer'),
+  tokenSize: positiveFlag('token-size').refine(Number.isInteger, '--token-size must be an integer'),
   granularity: granularitySchema.default('layer'),
-  eps: positiveNumber('--eps').optional(),
+  eps: positiveFlag('eps').optional(),
 });
 
 async function main(argv: string[]): Promise<void> {
-  let parsed: { values: Values; positionals: string[] };
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, options);
   const [command, ...rest] = positionals;
   if (values.help || command === 'help' || argv.length === 0) {
     process.stdout.write(HELP);
     return;
   }
   if (command === 'tokenize') {
-    rejectOptions(values, ['tokens'], 'tokenize');
+    rejectFlags(values, ['tokens'], 'tokenize');
     if (rest.length === 0)
       throw new UsageError('tokenize needs checkpoint files or a directory of .safetensors');
     if (values['token-size'] === undefined) throw new UsageError('tokenize needs --token-size <k>, e.g. 256');
@@ -94,7 +76,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'detokenize') {
-    rejectOptions(values, ['token-size', 'granularity', 'eps', 'no-normalize'], 'detokenize');
+    rejectFlags(values, ['token-size', 'granularity', 'eps', 'no-normalize'], 'detokenize');
     if (rest.length !== 1)
       throw new UsageError(`detokenize needs exactly one tokenizer directory, got ${rest.length}`);
     if (!values.out) throw new UsageError('detokenize needs --out <dir> for the state dicts');
@@ -109,17 +91,4 @@ async function main(argv: string[]): Promise<void> {
   throw new UsageError(`unknown command "${command ?? ''}"; use "tokenize" or "detokenize"`);
 }
 
-function rejectOptions(values: Values, names: (keyof Values)[], command: string): void {
-  for (const name of names) {
-    if (values[name] !== undefined) throw new UsageError(`--${String(name)} does not apply to ${command}`);
-  }
-}
-
-try {
-  await main(process.argv.slice(2));
-} catch (err) {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`rpg-tokenizer: error: ${message}\n`);
-  if (err instanceof UsageError) process.stderr.write('Run "rpg-tokenizer --help" for usage.\n');
-  process.exitCode = 1;
-}
+await runCli('rpg-tokenizer', () => main(process.argv.slice(2)), { errorPrefix: 'error: ' });

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSafetensorsFile, writeSafetensorsFile } from '@rpg/core';
+import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '@rpg/core';
 import { z } from 'zod';
 import { tokenizerConfigSchema } from './config.js';
 import { planLayout } from './layout.js';
@@ -87,10 +86,4 @@ export async function loadTokenizerState(dir: string): Promise<TokenizerState> {
     throw new Error(`${dir}: ${(err as Error).message}`);
   }
   return state;
-}
-
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
-  await writeFile(tmp, text, { flush: true });
-  await rename(tmp, path);
 }

@@ -1,7 +1,7 @@
 import { loadBackend, Rng, tf } from '@rpg/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cleanTokens, diffusionLoss, maskedMse } from '../src/loss.js';
-import { decoderConfigSchema, TokenDecoder, timestepEmbedding } from '../src/unet.js';
+import { decoderConfigSchema, TokenDecoder, timestepEmbedding } from '../src/token-decoder.js';
 
 beforeAll(async () => {
   await loadBackend({ log: null });

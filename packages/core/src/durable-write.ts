@@ -1,6 +1,48 @@
+/**
+ * Writes that are complete or absent: a file or a directory is written under a temporary sibling name, flushed,
+ * then renamed into place, so a crash or an error never leaves a half-written one behind.
+ *
+ * Light on purpose (node's own modules only, no tfjs): `@rpg/core/durable-write` imports it alone.
+ */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+
+/** A sibling name for a temporary file or directory of `path`: unique, so concurrent writers never collide. */
+export function temporarySibling(path: string): string {
+  return `${path}.tmp-${randomBytes(6).toString('hex')}`;
+}
+
+/** Writes `data` to `path` atomically: a flushed temporary sibling renamed over `path`. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = temporarySibling(path);
+  try {
+    await writeFile(tmp, data, { flush: true });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Replaces the directory `dir` (if any) with one `fill` writes: `fill` writes into a temporary sibling, which
+ * then takes the place of `dir`. On error the temporary directory is removed and `dir` is left as it was.
+ */
+export async function replaceDirAtomically(
+  dir: string,
+  fill: (tmpDir: string) => Promise<void>,
+): Promise<void> {
+  const tmp = temporarySibling(dir);
+  try {
+    await fill(tmp);
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
 
 /**
  * Checks that `dir` can receive a new collection: it does not exist, or it is an empty directory. Throws an
@@ -32,7 +74,7 @@ export async function writeDirAtomically<T>(dir: string, fill: (tmpDir: string) 
   const target = resolve(dir);
   await assertFreshOutDir(target);
   await mkdir(dirname(target), { recursive: true });
-  const tmp = join(dirname(target), `${basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
+  const tmp = temporarySibling(join(dirname(target), basename(target)));
   await mkdir(tmp);
   try {
     const result = await fill(tmp);
