@@ -30,6 +30,8 @@ interface Row {
   model: Model;
   position: Position;
   steps: number;
+  /** The generator's learning rate when not the example's. */
+  lr?: number;
 }
 
 const row = (
@@ -40,7 +42,8 @@ const row = (
   steps: number,
   model: Model = 'mamba2',
   position: Position = 'learnable',
-): Row => ({ id, target, tokenSize, d, model, position, steps });
+  lr?: number,
+): Row => ({ id, target, tokenSize, d, model, position, steps, ...(lr ? { lr } : {}) });
 
 // Short schedules (600 steps for the MLPs) keep each row affordable on 2 shared cores; every row is compared with
 // the row that differs from it in one setting. mlp-256-128-300 gives every token as many denoising visits
@@ -54,8 +57,12 @@ const ROWS: Row[] = [
   row('mlp-128-64-tf2d', 'mlp', 128, 64, 600, 'transformer', '2d'),
   row('deep-256-128', 'deep-mlp', 256, 128, 600),
   row('deep-128-64', 'deep-mlp', 128, 64, 600),
-  row('cnn-64-64', 'cnn', 64, 64, 1500),
-  row('cnn-32-64', 'cnn', 32, 64, 1500),
+  row('cnn-64-64', 'cnn', 64, 64, 1200),
+  row('cnn-64-128', 'cnn', 64, 128, 1200),
+  row('cnn-64-128-x2', 'cnn', 64, 128, 2400),
+  row('cnn-64-128-x3', 'cnn', 64, 128, 3600),
+  row('cnn-64-64-lr2', 'cnn', 64, 64, 1200, 'mamba2', 'learnable', 0.004),
+  row('cnn-32-64', 'cnn', 32, 64, 1200),
 ];
 
 if (values.list) {
@@ -92,6 +99,7 @@ function rowConfig(base: Record<string, unknown>, row: Row): PipelineConfig {
         ...train,
         prototype: { ...proto, model: row.model, position: row.position, d: row.d },
         steps: row.steps,
+        ...(row.lr ? { lr: row.lr } : {}),
         checkpointEvery: 0,
       },
       // Fewer generated networks than the examples: the row's avg is what is compared.

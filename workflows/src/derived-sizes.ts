@@ -5,15 +5,20 @@
  *
  * - token size: the power of two nearest √P (P = the network's parameters), 32 … 4,096. It keeps the sequence
  *   length and the token size of one order (MLP 784-64-10 → 256, the CNN → 64, the ResNet → 1,024).
- * - d: the token size up to 128, half the token size above, 64 … 256 (token 64 → 64, 128 → 128, 256 → 128,
+ * - d: 128 up to tokens of 256, half the token size above, 128 … 256 (token 64 → 128, 256 → 128, 512 → 256,
  *   1,024 → 256). Each decoder layer gets a token's content through a Linear(d → token size), and d is where the
- *   small generators collapse: on the MLP 784-64-10 at tokens of 128, d 64 gave 83.9 % where d 128 gave 92.2 %
- *   (originals 93.3 %; bench:sensitivity, README), while d 64 works for tokens of 64 (the CNN, the deep-MLP
- *   example).
+ *   small generators collapse (bench:sensitivity, README): on the MLP 784-64-10 at tokens of 128, d 64 gave 83.9 %
+ *   where d 128 gave 92.2 % (originals 93.3 %); on the CNN at tokens of 64, d 64 gave 82.7 % where d 128 gave
+ *   93.1 % in the same 1,200 steps (originals 94.6 %). d 128 costs little at small token sizes: the decoder, not
+ *   the prototype, is most of a step.
  * - steps: enough for every token to be denoised about {@link VISITS_PER_TOKEN} times (steps × diffusion batch /
  *   tokens, the MLP example's figure at the fewest steps that met its targets), rounded up to a hundred,
  *   {@link MIN_STEPS} … {@link MAX_STEPS}. A step denoises a fixed number of TOKENS, so halving the token size
  *   doubles the tokens and halves every token's share of a step: a schedule fixed in steps is then too short.
+ *   A target with BatchNorm gets at least {@link MIN_STEPS_BATCH_NORM}: its running statistics are generated
+ *   apart from the weights they normalize, and such a network is far more sensitive to its parameters (the CNN
+ *   loses 2.3 points to σ = 0.03 noise in the normalized space, the MLP none). Measured on the CNN at d 128:
+ *   1,200 steps gave 93.1 %, 2,400 steps 94.2 % (originals 94.6 %).
  *
  * Explicit values in the config always win.
  */
@@ -28,10 +33,11 @@ import { numel } from '@rpg/core';
 /** Denoising visits per token the derived step count aims at (MLP example: 1,200 × 256 / 201 ≈ 1,530). */
 export const VISITS_PER_TOKEN = 1500;
 export const MIN_STEPS = 1200;
+export const MIN_STEPS_BATCH_NORM = 2400;
 export const MAX_STEPS = 10_000;
 export const MIN_TOKEN_SIZE = 32;
 export const MAX_TOKEN_SIZE = 4096;
-export const MIN_D = 64;
+export const MIN_D = 128;
 export const MAX_D = 256;
 
 /** What the rule reads from the target: its tensors' sizes. */
@@ -44,6 +50,8 @@ export interface TargetShape {
   largest: number;
   /** Values of every generated tensor, in order. */
   sizes: number[];
+  /** BatchNorm layers (tensors named `…running_var`). */
+  batchNorms: number;
 }
 
 export interface DerivedSizes {
@@ -62,7 +70,8 @@ export function targetShape(spec: NetworkSpec): TargetShape {
   const floats = parameterLayout(spec).filter((p) => p.dtype === 'F32');
   const sizes = floats.map((p) => numel(p.shape));
   const parameters = floats.filter((p) => trainable.has(p.name)).reduce((s, p) => s + numel(p.shape), 0);
-  return { parameters, tensors: floats.length, largest: Math.max(...sizes), sizes };
+  const batchNorms = floats.filter((p) => p.name.endsWith('running_var')).length;
+  return { parameters, tensors: floats.length, largest: Math.max(...sizes), sizes, batchNorms };
 }
 
 /**
@@ -85,11 +94,11 @@ export function deriveSizes(
 ): DerivedSizes {
   const log2 = Math.round(Math.log2(Math.sqrt(Math.max(1, shape.parameters))));
   const tokenSize = given.tokenSize ?? clamp(2 ** log2, MIN_TOKEN_SIZE, MAX_TOKEN_SIZE);
-  const d = given.d ?? clamp(Math.max(Math.min(tokenSize, 128), Math.round(tokenSize / 2)), MIN_D, MAX_D);
+  const d = given.d ?? clamp(Math.round(tokenSize / 2), MIN_D, MAX_D);
   const tokens = tokensPerCheckpoint(shape.sizes, tokenSize, given.packed);
   const steps = clamp(
     Math.ceil((VISITS_PER_TOKEN * tokens) / diffusionBatch / 100) * 100,
-    MIN_STEPS,
+    shape.batchNorms > 0 ? MIN_STEPS_BATCH_NORM : MIN_STEPS,
     MAX_STEPS,
   );
   return { tokenSize, d, steps, tokens };
@@ -114,7 +123,8 @@ export function describeDerived(choice: DerivedChoice): string {
   ].filter((p): p is string => p !== null);
   return (
     `derived ${parts.join(', ')} — from ${grouped(shape.parameters)} parameters in ${shape.tensors} tensors ` +
-    `(largest ${grouped(shape.largest)}; ${grouped(sizes.tokens)} tokens of ${sizes.tokenSize})`
+    `(largest ${grouped(shape.largest)}; ${grouped(sizes.tokens)} tokens of ${sizes.tokenSize}` +
+    `${shape.batchNorms > 0 && derived.includes('steps') ? `; BatchNorm: at least ${grouped(MIN_STEPS_BATCH_NORM)} steps` : ''})`
   );
 }
 

@@ -36,7 +36,10 @@ describe('sizes derived from the target network', () => {
       }),
       256,
     );
-    expect([cnn.tokenSize, cnn.d]).toEqual([64, 64]);
+    expect([cnn.tokenSize, cnn.d]).toEqual([64, 128]);
+    // 59 tokens would need only 400 steps by the visits rule; BatchNorm raises them to 2,400.
+    expect(cnn.tokens).toBe(59);
+    expect(cnn.steps).toBe(2400);
     const big = deriveSizes(shapeOf({ type: 'mlp', sizes: [784, 1024, 1024, 10] }), 256);
     expect(big.tokenSize).toBe(1024);
     expect(big.d).toBe(256);
@@ -47,9 +50,10 @@ describe('sizes derived from the target network', () => {
     const at128 = deriveSizes(shape, 128, { tokenSize: 128 });
     expect(at128.tokens).toBeGreaterThan(1.9 * at256.tokens);
     expect(at128.steps).toBeGreaterThan(1.9 * at256.steps - 100);
-    // d follows the token size up to 128: d 64 at tokens of 128 collapsed in bench:sensitivity.
+    // d is at least 128: d 64 collapsed at tokens of 128 (MLP) and 64 (CNN) in bench:sensitivity.
     expect(at128.d).toBe(128);
-    expect(deriveSizes(shape, 128, { tokenSize: 64 }).d).toBe(64);
+    expect(deriveSizes(shape, 128, { tokenSize: 64 }).d).toBe(128);
+    expect(deriveSizes(shape, 128, { tokenSize: 512 }).d).toBe(256);
   });
 
   it('fills only what a config leaves out, and says so in one line', async () => {
