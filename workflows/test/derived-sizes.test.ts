@@ -88,6 +88,15 @@ describe('sizes derived from the target network', () => {
     }
   });
 
+  it('derives the MLP example its own sizes, so leaving them out runs the example itself', async () => {
+    const raw = await example('mnist-mlp.json');
+    const full = parsePipelineConfig(raw);
+    delete raw.tokenizer.tokenSize;
+    delete raw.train.prototype.d;
+    delete raw.train.steps;
+    expect(parsePipelineConfig(raw)).toEqual(full);
+  });
+
   it('still names a missing size when the network itself is invalid', async () => {
     const raw = await example('mnist-mlp.json');
     raw.harvest.network = { type: 'mlp', sizes: [784] };
