@@ -8,7 +8,7 @@
  * - d: 128 up to tokens of 256, half the token size above, 128 … 256 (token 64 → 128, 256 → 128, 512 → 256,
  *   1,024 → 256). Each decoder layer gets a token's content through a Linear(d → token size), and d is where the
  *   small generators collapse (bench:sensitivity, README): on the MLP 784-64-10 at tokens of 128, d 64 gave 83.9 %
- *   where d 128 gave 92.2 % (originals 93.3 %); on the CNN at tokens of 64, d 64 gave 82.7 % where d 128 gave
+ *   where d 128 gave 92.2 % (originals 93.3 %); on the CNN at tokens of 64, d 64 gave 85.5 % where d 128 gave
  *   93.1 % in the same 1,200 steps (originals 94.6 %). d 128 costs little at small token sizes: the decoder, not
  *   the prototype, is most of a step.
  * - steps: enough for every token to be denoised about {@link VISITS_PER_TOKEN} times (steps × diffusion batch /
