@@ -1,5 +1,6 @@
-import { loadBackend, numel, Rng, type StateDict, type TensorEntry, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { numel, Rng, type StateDict, type TensorEntry, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   BN_EPS,
   BN_MOMENTUM,
@@ -18,9 +19,7 @@ import {
   trainableNames,
 } from '../src/index.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const f32 = (shape: number[], values: number[]): TensorEntry => ({
   dtype: 'F32' as const,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { loadBackend, Rng, type StateDict } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, type StateDict } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   CNN_S_MNIST,
   harvestRun,
@@ -13,9 +14,7 @@ import {
   trainableNames,
 } from '../src/index.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const CNN: NetworkSpec = {
   type: 'cnn',

@@ -1,6 +1,7 @@
 import { initStateDict, type NetworkSpec } from '@rpg/checkpoint-harvest';
-import { loadBackend, Rng, type StateDict, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, type StateDict, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   float32MatmulIsExact,
   NearestOriginalIndex,
@@ -19,9 +20,7 @@ function shifted(sd: StateDict, scale: number, seed: number, factor = 1): StateD
   return out;
 }
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 describe('NearestOriginalIndex', () => {
   it('finds exactly what the float64 brute force finds', () => {

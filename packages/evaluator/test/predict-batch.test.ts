@@ -1,11 +1,6 @@
-import {
-  type Dataset,
-  initStateDict,
-  type NetworkSpec,
-  predict,
-  syntheticDataset,
-} from '@rpg/checkpoint-harvest';
-import { loadBackend, Rng, type StateDict, tf } from '@rpg/core';
+import { type Dataset, type NetworkSpec, predict, syntheticDataset } from '@rpg/checkpoint-harvest';
+import { randomModel, twoStageResnet } from '@rpg/checkpoint-harvest/test-fixtures';
+import { loadBackend, tf } from '@rpg/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { predictModels, TestSetPredictor } from '../src/predict-batch.js';
 
@@ -19,28 +14,7 @@ const CNN: NetworkSpec = {
   ],
   numClasses: 5,
 };
-const RESNET: NetworkSpec = {
-  type: 'resnet',
-  inputShape: [8, 8, 1],
-  stem: { out: 4, kernel: 3, padding: 1 },
-  stages: [
-    { out: 4, blocks: 1 },
-    { out: 6, blocks: 1, stride: 2 },
-  ],
-  numClasses: 5,
-};
-
-/** Random weights and, for BatchNorm, random running statistics (so eval mode is really exercised). */
-function randomModel(spec: NetworkSpec, seed: number): StateDict {
-  const rng = new Rng(seed);
-  const sd = initStateDict(spec, rng.fork('init'));
-  for (const [name, e] of sd) {
-    if (name.endsWith('running_mean') || name.endsWith('bn1.bias'))
-      e.data = rng.normalArray(e.data.length, 0, 0.3);
-    if (name.endsWith('running_var')) e.data = rng.uniformArray(e.data.length, 0.5, 2);
-  }
-  return sd;
-}
+const RESNET = twoStageResnet([8, 8, 1], [4, 6], 5);
 
 let data: Dataset;
 beforeAll(async () => {

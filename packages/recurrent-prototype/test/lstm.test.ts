@@ -1,12 +1,11 @@
-import { loadBackend, Rng, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { LstmStack, ParamStore } from '../src/index.js';
 import { maxAbs, maxAbsDiff } from './helpers.js';
 import { tapedLstmLayer } from './lstm-reference.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const D = 16;
 
