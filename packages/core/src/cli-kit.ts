@@ -113,6 +113,28 @@ export function choiceFlag<const T extends readonly [string, ...string[]]>(flag:
   });
 }
 
+/** A comma-separated list flag, each item checked by `item` (e.g. `intFlag`, `choiceFlag`). */
+export function listFlag<T extends z.ZodType<unknown, string>>(item: T) {
+  return z
+    .string()
+    .transform((text) => text.split(','))
+    .pipe(z.array(item));
+}
+
+/**
+ * {@link parseFlags} for a script without a CLI of its own (a benchmark): a usage error is printed on stderr and
+ * the process exits 1.
+ */
+export function parseFlagsOrExit<S extends z.ZodType>(schema: S, values: unknown): z.output<S> {
+  try {
+    return parseFlags(schema, values);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}
+
 /**
  * Installs a Ctrl-C handler that aborts `controller` with {@link Interrupted} (a second Ctrl-C exits at once);
  * returns its remover.
