@@ -13,15 +13,11 @@ import {
   syntheticDataset,
   trainableNames,
 } from '../src/index.js';
+import { oneConvCnn } from './fixtures.js';
 
 useBackend();
 
-const CNN: NetworkSpec = {
-  type: 'cnn',
-  inputShape: [6, 6, 1],
-  conv: [{ out: 3, kernel: 3, padding: 1, bias: false }],
-  numClasses: 4,
-};
+const CNN = oneConvCnn([6, 6, 1], { out: 3, kernel: 3, padding: 1 }, 4);
 
 /**
  * `nn.Sequential(Conv2d(1, 3, 3, padding=1, bias=False), BatchNorm2d(3), ReLU(), AdaptiveAvgPool2d(1),

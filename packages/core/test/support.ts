@@ -2,6 +2,7 @@
  * Setup every package's tests share: the tfjs backend, loaded quietly once per file, and a temporary directory
  * per file that is removed after its tests. Exported as `@rpg/core/test-support` (test code only).
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,4 +33,25 @@ export function useTempDir(prefix: string): () => string {
       throw new Error('the temporary directory exists only inside tests and their hooks');
     return dir;
   };
+}
+
+/** What a CLI run in a child process gave. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a package's command line (`bin/cli.mjs` beside the test directory `testDir`, e.g. `import.meta.dirname`)
+ * in a child process; resolves with its exit code and output, never rejects.
+ */
+export function packageCli(testDir: string, options: { timeout?: number } = {}) {
+  const cli = join(testDir, '..', 'bin', 'cli.mjs');
+  return (...args: string[]): Promise<CliResult> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [cli, ...args], options, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
 }

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { loadBackend, Rng, tf } from '@rpg/core';
 import { LstmStack, ParamStore } from '../src/index.js';
-import { tapedLstmLayer } from '../test/lstm-reference.js';
+import { tapedLstmStack } from '../test/lstm-reference.js';
 
 const HELP = `tsx bench/lstm-backward.ts [--lengths 201,1024] [--batch 2] [--d 128] [--rounds 5]
   Times one forward + backward pass of a 2-layer LSTM (loss: a fixed projection of the outputs), alternating
@@ -32,19 +32,7 @@ await loadBackend({ log: null });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const store = new ParamStore();
 const lstm = new LstmStack(2, d, store, new Rng(0));
-const taped = (x: tf.Tensor3D) => {
-  let seq = x;
-  for (let l = 0; l < 2; l++) {
-    const w = (n: string) => store.get(`lstm.${l}.${n}`);
-    seq = tapedLstmLayer(
-      seq,
-      w('weight_ih') as tf.Tensor2D,
-      w('weight_hh') as tf.Tensor2D,
-      w('bias') as tf.Tensor1D,
-    );
-  }
-  return seq;
-};
+const taped = (x: tf.Tensor3D) => tapedLstmStack(store, x, 2);
 const result: Record<number, { ownBackwardMs: number; tapedMs: number; speedup: number }> = {};
 for (const len of lengths) {
   const x = tf.randomNormal([batch, len, d], 0, 1, 'float32', 1) as tf.Tensor3D;
