@@ -5,7 +5,7 @@ import { useBackend, useTempDir } from '@rpg/core/test-support';
 import type { TokenPosition } from '@rpg/recurrent-prototype';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../src/generate.js';
-import { loadGenerator, saveGenerator } from '../src/io.js';
+import { loadGenerator, saveGenerator } from '../src/generator-files.js';
 import { seedStates, tasksOf } from '../src/task-conditioning.js';
 import {
   disposeGenerator,

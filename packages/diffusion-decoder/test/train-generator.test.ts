@@ -4,7 +4,7 @@ import { useBackend, useTempDir } from '@rpg/core/test-support';
 import { TokenRowsFile, writeTokens } from '@rpg/tokenizer';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../src/generate.js';
-import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from '../src/io.js';
+import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from '../src/generator-files.js';
 import {
   cosineLr,
   disposeGenerator,

@@ -22,8 +22,8 @@ import { type CommandScore, evaluateCommandFields, runEvaluateCommand } from './
 import { buildCommandReport } from './command-report.js';
 import { NearestOriginalIndex } from './distances.js';
 import { describeNonFinite, nonFiniteModels } from './finite.js';
+import { assertSameLayout } from './model-tensors.js';
 import { fitNoiseStats, noiseModel } from './noise-baseline.js';
-import { assertSameLayout } from './params.js';
 import { writeReport } from './report-html.js';
 import { baselineFields, type EvaluateStageInput, evaluatedRefs, trainingLossOf } from './stage.js';
 

@@ -8,7 +8,7 @@
  */
 import { type StateDict, tf } from '@rpg/core';
 import { argNearest } from './metrics.js';
-import { isFiniteModel, isGeneratedTensor } from './params.js';
+import { isFiniteModel, isGeneratedTensor } from './model-tensors.js';
 
 /** Squared L2 distance between the generated tensors of two state dicts of the same layout (float64 sum). */
 export function stateDictSquaredL2(a: StateDict, b: StateDict): number {

@@ -1,6 +1,6 @@
 import { tf } from '@rpg/core';
+import { dense } from '../src/dense-and-norms.js';
 import type { ParamStore } from '../src/index.js';
-import { dense } from '../src/ops.js';
 
 /**
  * The step-by-step LSTM layer whose every op is recorded for autodiff: the formulation `lstmLayer` replaces,
