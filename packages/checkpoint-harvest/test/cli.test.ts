@@ -83,7 +83,9 @@ describe('rpg-checkpoint-harvest CLI', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--network .*bad-spec\.json: invalid network spec at "sizes"/);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/--network: cannot read network spec .*missing\.json: no such file/);
+    expect(missing.stderr).toMatch(
+      /--network .*missing\.json is neither a preset \(mlp, cnn-s, cnn-m\) nor an existing file/,
+    );
     await unlink(spec);
   });
 

@@ -1,10 +1,3 @@
-/**
- * rpg-evaluator: test accuracy of checkpoints, full RPG evaluation reports, and re-rendering of a report.
- *   rpg-evaluator report <report.json> --html <out.html> [--png <out.png>]
- *   rpg-evaluator accuracy [--network <preset|spec.json>] <checkpoints dir | ckpt.safetensors | dir>...
- *   rpg-evaluator evaluate [--network <preset|spec.json>] --originals <dir> --generated <dir> --out <dir>
- */
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { parseArgs } from 'node:util';
@@ -136,7 +129,6 @@ async function runReport(values: Values, positionals: string[]): Promise<void> {
   }
 }
 
-type Harvest = typeof import('@rpg/checkpoint-harvest');
 type Sources = { sources: import('./collection.js').CollectionSource[] };
 
 /**
@@ -148,7 +140,7 @@ async function networkContext(values: Values, collections: Sources[]) {
   const { resolveNetwork, mnistSplitOf } = await import('./collection.js');
   const testSize = parseFlags(intArg('--test-size', 1, MAX_TEST_SIZE), values['test-size']);
   const dataSeed = parseFlags(intArg('--data-seed', 0, MAX_SEED), values['data-seed']);
-  const given = values.network ? await parseNetworkArg(values.network, harvest) : undefined;
+  const given = values.network ? await harvest.networkFromFlag(values.network) : undefined;
   let spec: NetworkSpec;
   try {
     spec = resolveNetwork(given, collections);
@@ -168,17 +160,6 @@ async function networkContext(values: Values, collections: Sources[]) {
     seed: dataSeed ?? split?.seed ?? 0,
   });
   return { harvest, spec, dataset };
-}
-
-async function parseNetworkArg(arg: string, harvest: Harvest): Promise<NetworkSpec> {
-  const presets = harvest.NETWORK_PRESETS as Record<string, unknown>;
-  if (Object.hasOwn(presets, arg)) return harvest.parseNetworkSpec(presets[arg]);
-  if (!existsSync(arg)) {
-    throw new UsageError(
-      `--network ${arg} is neither a preset (${Object.keys(presets).join(', ')}) nor an existing file`,
-    );
-  }
-  return harvest.parseNetworkSpec(await readJsonFile(arg, { what: 'network spec' }));
 }
 
 async function runAccuracy(values: Values, inputs: string[]): Promise<void> {
