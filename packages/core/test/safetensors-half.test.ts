@@ -13,6 +13,12 @@ import { f32, float32Bits, jsonFile, u16le } from './safetensors-helpers.js';
 // Half-precision conversions
 // ---------------------------------------------------------------------------------------------
 
+/** The one tensor of a hand-made `dtype` file whose raw 16-bit values are the cases' bits. */
+function parseHalfBits(dtype: 'F16' | 'BF16', cases: [number, number][]) {
+  const header = { t: { dtype, shape: [cases.length], data_offsets: [0, cases.length * 2] } };
+  return parseSafetensors(jsonFile(header, u16le(cases.map(([bits]) => bits)))).tensors.get('t')!;
+}
+
 describe('F16 and BF16', () => {
   it('decodes known F16 values from hand-made bytes', () => {
     const cases: [number, number][] = [
@@ -28,9 +34,7 @@ describe('F16 and BF16', () => {
       [0x8000, -0],
       [0x2e66, 0.0999755859375],
     ];
-    const header = { h: { dtype: 'F16', shape: [cases.length], data_offsets: [0, cases.length * 2] } };
-    const parsed = parseSafetensors(jsonFile(header, u16le(cases.map(([bits]) => bits))));
-    expect(parsed.tensors.get('h')).toEqual({
+    expect(parseHalfBits('F16', cases)).toEqual({
       dtype: 'F16',
       shape: [cases.length],
       data: f32(...cases.map(([, v]) => v)),
@@ -49,9 +53,7 @@ describe('F16 and BF16', () => {
       [0x8000, -0],
       [0x3dcd, 0.10009765625],
     ];
-    const header = { b: { dtype: 'BF16', shape: [cases.length], data_offsets: [0, cases.length * 2] } };
-    const parsed = parseSafetensors(jsonFile(header, u16le(cases.map(([bits]) => bits))));
-    expect(parsed.tensors.get('b')!.data).toEqual(f32(...cases.map(([, v]) => v)));
+    expect(parseHalfBits('BF16', cases).data).toEqual(f32(...cases.map(([, v]) => v)));
   });
 
   it('halfBitsToFloat inverts float32BitsToHalfBits on all 65536 bit patterns (NaNs stay NaN)', () => {

@@ -10,6 +10,7 @@ import {
   type SafetensorsErrorCode,
   type TensorEntry,
 } from '../src/safetensors.js';
+import { thrownBy } from './support.js';
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const FIXTURES = join(HERE, 'fixtures');
@@ -45,13 +46,7 @@ export function withLength(lengthPrefix: bigint, rest: Uint8Array): Uint8Array {
 }
 
 export function catchError(fn: () => unknown): SafetensorsError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(SafetensorsError);
-    return e as SafetensorsError;
-  }
-  throw new Error('expected a SafetensorsError, but nothing was thrown');
+  return thrownBy(SafetensorsError, fn);
 }
 
 /** Asserts the error code and that the message mentions every fragment (names, numbers). */

@@ -1,8 +1,7 @@
 /** safetensors in TypeScript: round trips, the file helpers, what the writer refuses. */
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   parseSafetensors,
   readSafetensorsFile,
@@ -11,6 +10,7 @@ import {
   writeSafetensorsFile,
 } from '../src/safetensors.js';
 import { entriesOf, expectError, f32, readFixture } from './safetensors-helpers.js';
+import { useTempDir } from './support.js';
 
 // ---------------------------------------------------------------------------------------------
 // Round trips in TypeScript
@@ -117,30 +117,24 @@ describe('round trip', () => {
 });
 
 describe('file helpers', () => {
-  let dir = '';
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'safetensors-test-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir('safetensors-test-');
 
   it('writes atomically (no temp file left behind) and reads back', async () => {
-    const path = join(dir, 'model.safetensors');
+    const path = join(dir(), 'model.safetensors');
     await writeFile(path, 'old contents');
     const tensors = { w: { dtype: 'F32' as const, shape: [2], data: f32(1, 2) } };
     await writeSafetensorsFile(path, tensors, { step: '3' });
-    expect(await readdir(dir)).toEqual(['model.safetensors']);
+    expect(await readdir(dir())).toEqual(['model.safetensors']);
     const read = await readSafetensorsFile(path);
     expect(entriesOf(read)).toEqual(tensors);
     expect(read.metadata).toEqual({ step: '3' });
   });
 
   it('validates before touching the disk, and names the path in errors', async () => {
-    const path = join(dir, 'invalid.safetensors');
+    const path = join(dir(), 'invalid.safetensors');
     const bad = { w: { dtype: 'F32' as const, shape: [3], data: f32(1) } };
     await expect(writeSafetensorsFile(path, bad)).rejects.toThrow(path);
-    expect(await readdir(dir)).not.toContain('invalid.safetensors');
+    expect(await readdir(dir())).not.toContain('invalid.safetensors');
 
     await writeFile(path, new Uint8Array(4));
     await expect(readSafetensorsFile(path)).rejects.toMatchObject({ code: 'FILE_TOO_SHORT' });

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { loadBackend } from '../src/backend.js';
 
 /** Loads the tfjs backend before this file's tests. */
@@ -54,4 +54,28 @@ export function packageCli(testDir: string, options: { timeout?: number } = {}) 
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
       });
     });
+}
+
+/** The error `fn` throws, checked to be a `type`; the test fails when it throws nothing. */
+export function thrownBy<E extends Error>(type: abstract new (...args: never[]) => E, fn: () => unknown): E {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(type);
+    return err as E;
+  }
+  throw new Error(`expected a ${type.name}, but nothing was thrown`);
+}
+
+/** The error `promise` rejects with, checked to be a `type`; the test fails when it resolves. */
+export async function rejectionOf<E extends Error>(
+  type: abstract new (...args: never[]) => E,
+  promise: Promise<unknown>,
+): Promise<E> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(type);
+  return err as E;
 }

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { parseArgs } from 'node:util';
 import type { NetworkSpec } from '@rpg/checkpoint-harvest';
 import { loadBackend, readJsonFile, terminalProgress } from '@rpg/core';
-import { intFlag, parseCommandLine, parseFlags, rejectFlags, runCli, UsageError } from '@rpg/core/cli-kit';
+import { intFlag, parseFlags, parseToolCommand, rejectFlags, runCli, UsageError } from '@rpg/core/cli-kit';
 import { z } from 'zod';
 import { DEFAULT_NOISE_SIGMAS } from './noise-baseline.js';
 import { renderReportHtml } from './report-html.js';
@@ -84,12 +84,9 @@ const sigmasArg = z
   });
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseCommandLine(argv, options);
-  const [command, ...rest] = positionals;
-  if (values.help || command === 'help' || argv.length === 0) {
-    process.stdout.write(HELP);
-    return;
-  }
+  const parsed = parseToolCommand(argv, options, HELP);
+  if (!parsed) return;
+  const { values, command, rest } = parsed;
   if (command === 'report') return runReport(values, rest);
   if (command === 'accuracy') return runAccuracy(values, rest);
   if (command === 'evaluate') return runEvaluate(values, rest);
