@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildBinding, placeLibraries } from './tfjs-native.mjs';
 
 const TF_VERSION = '2.21.0';
 const TFJS_VERSION = '4.22.0';
@@ -36,7 +37,6 @@ const pkgDir = join(gpuDir, 'node_modules', '@tensorflow', 'tfjs-node-gpu');
 const coreDir = join(repoRoot, 'packages', 'core');
 const coreLink = join(coreDir, 'node_modules', '@tensorflow', 'tfjs-node-gpu');
 const requireFromCore = createRequire(join(coreDir, 'package.json'));
-const requireFromInfra = createRequire(join(repoRoot, 'infra', 'package.json'));
 /** The @tensorflow/* packages npm installs beside tfjs-node-gpu. */
 const SHARED_TFJS = ['tfjs', 'tfjs-core', 'tfjs-layers', 'tfjs-converter', 'tfjs-data', 'tfjs-backend-cpu'];
 /** Downloads (≈ 3.5 GB) plus what is unpacked (≈ 6 GB), with some room. */
@@ -198,76 +198,11 @@ function wheelsFor(prefixes) {
   });
 }
 
-/**
- * libtensorflow and its headers into deps/, and each NVIDIA wheel's nvidia/<name>/ (libraries, nvcc's ptxas)
- * into deps/nvidia/<name>/, where the libraries' RUNPATH ($ORIGIN/../nvidia/<name>/lib) finds them.
- */
-function placeLibraries(py, tfWheel, cudaWheels) {
-  const deps = join(pkgDir, 'deps');
-  rmSync(deps, { recursive: true, force: true });
-  mkdirSync(join(deps, 'lib'), { recursive: true });
+function extractAndBuild(py, tfWheel, cudaWheels) {
   log(`extracting libtensorflow${cudaWheels.length ? ' and the CUDA libraries' : ''}...`);
-  const code = `
-import sys, zipfile, os, shutil
-deps, tf_wheel, cuda = sys.argv[1], sys.argv[2], sys.argv[3:]
-def copy(z, info, out):
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with z.open(info) as src, open(out, 'wb') as dst:
-        shutil.copyfileobj(src, dst, 1 << 22)
-wanted = {'tensorflow/libtensorflow_cc.so.2': 'lib/libtensorflow_cc.so.2',
-          'tensorflow/libtensorflow_framework.so.2': 'lib/libtensorflow_framework.so.2'}
-with zipfile.ZipFile(tf_wheel) as z:
-    for info in z.infolist():
-        n = info.filename
-        if n in wanted:
-            copy(z, info, os.path.join(deps, wanted[n]))
-        elif n.startswith('tensorflow/include/') and not n.endswith('/'):
-            copy(z, info, os.path.join(deps, 'include', n[len('tensorflow/include/'):]))
-missing = [v for v in wanted.values() if not os.path.exists(os.path.join(deps, v))]
-if missing:
-    sys.exit('the tensorflow wheel lacks ' + ', '.join(missing))
-for wheel in cuda:
-    with zipfile.ZipFile(wheel) as z:
-        # Libraries (and nvcc's ptxas); headers and Python files are not needed at run time.
-        files = [i for i in z.infolist() if i.filename.startswith('nvidia/') and not i.filename.endswith('/')
-                 and '/include/' not in i.filename and not i.filename.endswith('.py')]
-        if not files:
-            sys.exit(os.path.basename(wheel) + ' has no files under nvidia/')
-        for info in files:
-            copy(z, info, os.path.join(deps, info.filename))
-`;
-  const r = spawnSync(py, ['-c', code, deps, tfWheel, ...cudaWheels], {
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
-  if (r.status !== 0)
-    fail(`extracting the wheels failed: ${(r.stderr || '').toString().trim().split('\n').pop()}`);
-  const lib = join(deps, 'lib');
-  // As for the CPU build: the binding links -ltensorflow; install.js looks for libtensorflow.so.2.9.1.
-  symlinkSync('libtensorflow_cc.so.2', join(lib, 'libtensorflow.so'));
-  symlinkSync('libtensorflow_cc.so.2', join(lib, 'libtensorflow.so.2.9.1'));
-  symlinkSync('libtensorflow_framework.so.2', join(lib, 'libtensorflow_framework.so'));
-}
-
-function buildBinding() {
-  const env = { ...process.env, npm_config_node_gyp: requireFromInfra.resolve('node-gyp/bin/node-gyp.js') };
-  const prefix = dirname(dirname(process.execPath));
-  if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) {
-    env.npm_config_nodedir = prefix;
-  }
+  placeLibraries(py, pkgDir, tfWheel, cudaWheels, fail);
   log('building the native binding with node-gyp (a minute or two)...');
-  const bin = createRequire(join(pkgDir, 'package.json')).resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp');
-  const r = spawnSync(process.execPath, [bin, 'rebuild', '--build-from-source'], {
-    cwd: pkgDir,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) {
-    const tail = (r.stderr || '').trim().split('\n').slice(-15).join('\n');
-    fail(
-      `building the tfjs-node-gpu binding failed (exit ${r.status}). Needs g++, make and python3.\n${tail}`,
-    );
-  }
+  buildBinding(pkgDir, 'tfjs-node-gpu', fail);
 }
 
 function linkIntoCore() {
@@ -329,8 +264,7 @@ function main() {
     download(py, specs);
     cudaWheels = wheelsFor(specs.map((s) => s.split(/[<>=!~]/)[0]));
   }
-  placeLibraries(py, tfWheel, cudaWheels);
-  buildBinding();
+  extractAndBuild(py, tfWheel, cudaWheels);
   if (!args['keep-wheels']) rmSync(wheelDir, { recursive: true, force: true });
   finish();
 }

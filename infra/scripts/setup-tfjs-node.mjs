@@ -5,18 +5,18 @@
 // Route 2 (offline): take libtensorflow from the `tensorflow-cpu` wheel on PyPI, place it in tfjs-node's
 // `deps/`, and build the native binding from source with node-gyp.
 // Idempotent: when the binding already loads and runs, nothing is done.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildBinding, buildEnv, placeLibraries } from './tfjs-native.mjs';
 
 const TF_WHEEL = 'tensorflow-cpu==2.21.0';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cacheDir = join(repoRoot, 'infra', '.cache');
 const corePkg = join(repoRoot, 'packages', 'core', 'package.json');
 const requireFromCore = createRequire(corePkg);
-const requireFromInfra = createRequire(join(repoRoot, 'infra', 'package.json'));
 
 const log = (msg) => console.log(`[setup-tfjs-node] ${msg}`);
 
@@ -44,22 +44,6 @@ function probe() {
   if (r.status === 0) return null;
   const lines = (r.stderr || '').split('\n').filter((l) => l && !/oneDNN|cpu_feature_guard|port\.cc/.test(l));
   return lines.slice(-4).join('\n') || `exit code ${r.status}`;
-}
-
-/** Node headers for node-gyp: a local install's `include/node` avoids a download from nodejs.org. */
-function nodeHeadersDir() {
-  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
-  const prefix = dirname(dirname(process.execPath));
-  if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) return prefix;
-  return undefined;
-}
-
-function buildEnv() {
-  const env = { ...process.env };
-  const nodedir = nodeHeadersDir();
-  if (nodedir) env.npm_config_nodedir = nodedir;
-  env.npm_config_node_gyp = requireFromInfra.resolve('node-gyp/bin/node-gyp.js');
-  return env;
 }
 
 function tryNormalInstall(dir) {
@@ -109,59 +93,12 @@ function fetchWheel(py) {
   return join(wheelDir, wheel);
 }
 
-/** Extracts the two shared libraries and the C headers from the wheel into tfjs-node's deps/. */
-function placeLibraries(py, wheel, dir) {
-  const deps = join(dir, 'deps');
-  rmSync(deps, { recursive: true, force: true });
-  mkdirSync(join(deps, 'lib'), { recursive: true });
-  log('extracting libtensorflow from the wheel...');
-  const extract = `
-import sys, zipfile, os, shutil
-wheel, deps = sys.argv[1], sys.argv[2]
-wanted = {'tensorflow/libtensorflow_cc.so.2': 'lib/libtensorflow_cc.so.2',
-          'tensorflow/libtensorflow_framework.so.2': 'lib/libtensorflow_framework.so.2'}
-with zipfile.ZipFile(wheel) as z:
-    for info in z.infolist():
-        name = info.filename
-        if name in wanted:
-            out = os.path.join(deps, wanted[name])
-        elif name.startswith('tensorflow/include/') and not name.endswith('/'):
-            out = os.path.join(deps, 'include', name[len('tensorflow/include/'):])
-        else:
-            continue
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        with z.open(info) as src, open(out, 'wb') as dst:
-            shutil.copyfileobj(src, dst, 1 << 22)
-missing = [v for v in wanted.values() if not os.path.exists(os.path.join(deps, v))]
-if missing:
-    sys.exit('wheel lacks ' + ', '.join(missing))
-`;
-  execFileSync(py, ['-c', extract, wheel, deps], { stdio: 'inherit' });
-  const lib = join(deps, 'lib');
-  // The binding links -ltensorflow -ltensorflow_framework; install.js treats libtensorflow.so.2.9.1 as
-  // "library present". The runtime SONAMEs stay libtensorflow_cc.so.2 / libtensorflow_framework.so.2.
-  symlinkSync('libtensorflow_cc.so.2', join(lib, 'libtensorflow.so'));
-  symlinkSync('libtensorflow_cc.so.2', join(lib, 'libtensorflow.so.2.9.1'));
-  symlinkSync('libtensorflow_framework.so.2', join(lib, 'libtensorflow_framework.so'));
-}
-
-function buildBinding(dir) {
-  const env = buildEnv();
-  if (!env.npm_config_nodedir) {
+function buildNativeBinding(dir) {
+  if (!buildEnv().npm_config_nodedir) {
     log('no local Node headers found (include/node/node_api.h); node-gyp will try to download them');
   }
   log('building the native binding with node-gyp (about a minute)...');
-  const bin = createRequire(join(dir, 'package.json')).resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp');
-  const r = spawnSync(process.execPath, [bin, 'rebuild', '--build-from-source'], {
-    cwd: dir,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) {
-    const tail = (r.stderr || '').trim().split('\n').slice(-15).join('\n');
-    fail(`building the tfjs-node binding failed (exit ${r.status}). Needs g++, make and python3.\n${tail}`);
-  }
+  buildBinding(dir, 'tfjs-node', fail);
 }
 
 function main() {
@@ -173,8 +110,9 @@ function main() {
   }
   if (!tryNormalInstall(dir)) {
     const py = python();
-    placeLibraries(py, fetchWheel(py), dir);
-    buildBinding(dir);
+    log('extracting libtensorflow from the wheel...');
+    placeLibraries(py, dir, fetchWheel(py), [], fail);
+    buildNativeBinding(dir);
   }
   const after = probe();
   if (after !== null) fail(`tfjs-node still does not load after the build:\n${after}`);

@@ -8,38 +8,14 @@ import { UsageError } from './commands/common.js';
 type Command = { help: string; main: (argv: string[]) => Promise<number> };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  run: async () => {
-    const m = await import('./commands/run.js');
-    return { help: m.help, main: m.run };
-  },
-  local: async () => {
-    const m = await import('./commands/local.js');
-    return { help: m.help, main: m.local };
-  },
-  worker: async () => {
-    const m = await import('./commands/worker.js');
-    return { help: m.help, main: m.worker };
-  },
-  start: async () => {
-    const m = await import('./commands/start.js');
-    return { help: m.help, main: m.start };
-  },
-  status: async () => {
-    const m = await import('./commands/status.js');
-    return { help: m.help, main: m.status };
-  },
-  cancel: async () => {
-    const m = await import('./commands/cancel.js');
-    return { help: m.help, main: m.cancel };
-  },
-  server: async () => {
-    const m = await import('./commands/server.js');
-    return { help: m.help, main: m.server };
-  },
-  gc: async () => {
-    const m = await import('./commands/gc.js');
-    return { help: m.help, main: m.gc };
-  },
+  run: () => import('./commands/run.js').then((m) => ({ help: m.help, main: m.run })),
+  local: () => import('./commands/local.js').then((m) => ({ help: m.help, main: m.local })),
+  worker: () => import('./commands/worker.js').then((m) => ({ help: m.help, main: m.worker })),
+  start: () => import('./commands/start.js').then((m) => ({ help: m.help, main: m.start })),
+  status: () => import('./commands/status.js').then((m) => ({ help: m.help, main: m.status })),
+  cancel: () => import('./commands/cancel.js').then((m) => ({ help: m.help, main: m.cancel })),
+  server: () => import('./commands/server.js').then((m) => ({ help: m.help, main: m.server })),
+  gc: () => import('./commands/gc.js').then((m) => ({ help: m.help, main: m.gc })),
 };
 
 const HELP = `rpg: recurrent diffusion parameter generation (RPG)

@@ -9,7 +9,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { TemporalSettings } from './temporal-settings.js';
+import { connectTo, type TemporalSettings } from './temporal-settings.js';
 import {
   CPU_QUEUE,
   type PipelineInput,
@@ -20,21 +20,10 @@ import {
   WORKFLOW_TYPE,
 } from './workflows/definitions.js';
 
-export class TemporalUnreachableError extends Error {
-  override readonly name = 'TemporalUnreachableError';
-}
+export { TemporalUnreachableError } from './temporal-settings.js';
 
 export async function connectClient(settings: TemporalSettings): Promise<Client> {
-  const connection = await Connection.connect({
-    address: settings.address,
-    ...(settings.tls ? { tls: settings.tls } : {}),
-    ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
-  }).catch((err: Error) => {
-    throw new TemporalUnreachableError(
-      `cannot reach Temporal at ${settings.address} (${err.message}): start one with \`rpg server\` or set ` +
-        'TEMPORAL_ADDRESS (and the TLS variables for a cluster; see the README)',
-    );
-  });
+  const connection = await connectTo(settings, (options) => Connection.connect(options));
   return new Client({ connection, namespace: settings.namespace });
 }
 

@@ -2,7 +2,9 @@
  * The in-process executor of the stage graphs (`rpg local`): stages timed and reported to `onStage`, units run one
  * after another (one process's tfjs already uses every core), stopping between units when the signal fires.
  */
-import { type ArtifactStore, type ProgressSink, silentProgress } from '@rpg/core';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ArtifactRef, ArtifactStore, type ProgressSink, silentProgress } from '@rpg/core';
 import type { Executor } from './workflows/executor.js';
 
 export interface LocalRunOptions {
@@ -38,10 +40,12 @@ export interface LocalStageContext {
 }
 
 /**
- * An executor over `store`, and `ctx()`, the context for the stage call being made: inside a one-bar fan-out the
- * units report nothing themselves (the executor reports one event per finished unit).
+ * The store of `options`, an executor over it, and `ctx()`, the context for the stage call being made: inside a
+ * one-bar fan-out the units report nothing themselves (the executor reports one event per finished unit).
+ * `evaluated` turns an evaluate stage's report ref into what the graphs take (the ref and where it is stored).
  */
-export function localExecutor<S extends string>(store: ArtifactStore, options: LocalRunOptions) {
+export function localExecutor<S extends string>(options: LocalRunOptions) {
+  const store = new ArtifactStore(options.storeDir ?? '.rpg/store');
   const progress = options.progress ?? silentProgress;
   const { signal } = options;
   const { stageSeconds, timed } = stageTimer(options.onStage);
@@ -78,5 +82,14 @@ export function localExecutor<S extends string>(store: ArtifactStore, options: L
   };
   const ctx = (): LocalStageContext =>
     oneBar ? { store } : { store, progress, ...(signal ? { signal } : {}) };
-  return { executor, ctx };
+  const evaluated = async (report: Promise<ArtifactRef>) => {
+    const ref = await report;
+    return { report: ref, reportDir: (await store.get(ref)).dir };
+  };
+  return { store, executor, ctx, evaluated };
+}
+
+/** The `report.json` a run's evaluate stage wrote. */
+export async function readReportJson(reportDir: string): Promise<unknown> {
+  return JSON.parse(await readFile(join(reportDir, 'report.json'), 'utf8'));
 }

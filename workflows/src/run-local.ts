@@ -1,12 +1,15 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { collectCheckpointsStage, harvestRunStage, importSourceStage } from '@rpg/checkpoint-harvest';
-import { type ArtifactRef, ArtifactStore } from '@rpg/core';
+import type { ArtifactRef } from '@rpg/core';
 import { collectGeneratedStage, generateModelStage, trainStage } from '@rpg/diffusion-decoder';
 import { type AnyReport, evaluateByCommandStage, evaluateStage } from '@rpg/evaluator';
 import { tokenizeStage } from '@rpg/tokenizer';
 import type { AnyPipelineConfig } from './import-config.js';
-import { type LocalRunOptions, type LocalStageContext, localExecutor } from './local-executor.js';
+import {
+  type LocalRunOptions,
+  type LocalStageContext,
+  localExecutor,
+  readReportJson,
+} from './local-executor.js';
 import type { StageName } from './workflows/definitions.js';
 import { type PipelineStageCalls, pipelineGraph } from './workflows/pipeline-graph.js';
 
@@ -39,7 +42,7 @@ export async function trainInProcess(
 }
 
 /** The plain pipeline's stage calls as direct calls to the stage functions. */
-function pipelineStages(store: ArtifactStore, ctx: () => LocalStageContext): PipelineStageCalls {
+function pipelineStages({ ctx, evaluated }: ReturnType<typeof localExecutor>): PipelineStageCalls {
   return {
     importSource: (input) => importSourceStage(ctx(), input),
     harvestRun: (input) => harvestRunStage(ctx(), input),
@@ -48,14 +51,8 @@ function pipelineStages(store: ArtifactStore, ctx: () => LocalStageContext): Pip
     trainGenerator: (input) => trainInProcess(ctx(), input),
     generateModel: (input) => generateModelStage(ctx(), input),
     collectGenerated: ({ models }) => collectGeneratedStage(ctx(), models),
-    evaluate: async (input) => {
-      const report = await evaluateStage(ctx(), input);
-      return { report, reportDir: (await store.get(report)).dir };
-    },
-    evaluateByCommand: async (input) => {
-      const report = await evaluateByCommandStage(ctx(), input);
-      return { report, reportDir: (await store.get(report)).dir };
-    },
+    evaluate: (input) => evaluated(evaluateStage(ctx(), input)),
+    evaluateByCommand: (input) => evaluated(evaluateByCommandStage(ctx(), input)),
   };
 }
 
@@ -67,10 +64,10 @@ export async function runPipelineLocal(
   config: AnyPipelineConfig,
   options: LocalRunOptions = {},
 ): Promise<LocalRunResult> {
-  const store = new ArtifactStore(options.storeDir ?? '.rpg/store');
-  const { executor, ctx } = localExecutor<StageName>(store, options);
-  const { refs, reportDir } = await pipelineGraph(config, pipelineStages(store, ctx), executor);
-  const report = JSON.parse(await readFile(join(reportDir, 'report.json'), 'utf8')) as AnyReport;
+  const local = localExecutor<StageName>(options);
+  const { executor } = local;
+  const { refs, reportDir } = await pipelineGraph(config, pipelineStages(local), executor);
+  const report = (await readReportJson(reportDir)) as AnyReport;
   const { models: _models, ...shown } = refs;
   return { refs: shown, stageSeconds: executor.stageSeconds, reportDir, report };
 }

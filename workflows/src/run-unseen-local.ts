@@ -1,12 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { collectCheckpointsStage, harvestRunStage, harvestTaskRunStage } from '@rpg/checkpoint-harvest';
-import { type ArtifactRef, ArtifactStore } from '@rpg/core';
+import type { ArtifactRef } from '@rpg/core';
 import { generateStage } from '@rpg/diffusion-decoder';
 import { evaluateTasksStage, parseTaskReport, type TaskReport } from '@rpg/evaluator';
 import type { ClassSubsetTask } from '@rpg/task-embedding';
 import { tokenizeStage } from '@rpg/tokenizer';
-import { type LocalRunOptions, localExecutor } from './local-executor.js';
+import { type LocalRunOptions, localExecutor, readReportJson } from './local-executor.js';
 import { trainInProcess } from './run-local.js';
 import { type UnseenConfig, unseenSplit } from './unseen-config.js';
 import type { UnseenStageName } from './workflows/definitions.js';
@@ -40,8 +38,7 @@ export async function runUnseenLocal(
   config: UnseenConfig,
   options: LocalRunOptions = {},
 ): Promise<UnseenRunResult> {
-  const store = new ArtifactStore(options.storeDir ?? '.rpg/store');
-  const { executor, ctx } = localExecutor<UnseenStageName>(store, options);
+  const { executor, ctx, evaluated } = localExecutor<UnseenStageName>(options);
   const stages: UnseenStageCalls = {
     harvestRun: (input) => harvestRunStage(ctx(), input),
     harvestTaskRun: ({ input, base }) => harvestTaskRunStage(ctx(), { ...input, ...(base ? { base } : {}) }),
@@ -49,10 +46,7 @@ export async function runUnseenLocal(
     tokenize: (input) => tokenizeStage(ctx(), input),
     trainGenerator: (input) => trainInProcess(ctx(), input),
     generate: (input) => generateStage(ctx(), input),
-    evaluateTasks: async (input) => {
-      const report = await evaluateTasksStage(ctx(), input);
-      return { report, reportDir: (await store.get(report)).dir };
-    },
+    evaluateTasks: (input) => evaluated(evaluateTasksStage(ctx(), input)),
   };
   const split = unseenSplit(config);
   const { refs, reportDir } = await unseenGraph({ config, split }, stages, executor);
@@ -60,7 +54,7 @@ export async function runUnseenLocal(
     refs: refs as UnseenRunResult['refs'],
     stageSeconds: executor.stageSeconds,
     reportDir,
-    report: parseTaskReport(JSON.parse(await readFile(join(reportDir, 'report.json'), 'utf8'))),
+    report: parseTaskReport(await readReportJson(reportDir)),
     split,
   };
 }

@@ -20,6 +20,30 @@ export interface TemporalSettings {
   ui: string | undefined;
 }
 
+/**
+ * Opens a connection to the server of `settings` with `connect` (the client's or the worker's); an unreachable
+ * server becomes a {@link TemporalUnreachableError} that says what to do.
+ */
+export async function connectTo<C>(
+  settings: TemporalSettings,
+  connect: (options: { address: string; tls?: TLSConfig; apiKey?: string }) => Promise<C>,
+): Promise<C> {
+  return connect({
+    address: settings.address,
+    ...(settings.tls ? { tls: settings.tls } : {}),
+    ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
+  }).catch((err: Error) => {
+    throw new TemporalUnreachableError(
+      `cannot reach Temporal at ${settings.address} (${err.message}): start one with \`rpg server\` or set ` +
+        'TEMPORAL_ADDRESS (and the TLS variables for a cluster; see the README)',
+    );
+  });
+}
+
+export class TemporalUnreachableError extends Error {
+  override readonly name = 'TemporalUnreachableError';
+}
+
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
 }

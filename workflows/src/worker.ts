@@ -6,8 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ArtifactStore, loadBackend, type ProgressSink } from '@rpg/core';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createPipelineActivities, GPU_ACTIVITIES } from './activities.js';
-import { TemporalUnreachableError } from './client.js';
-import type { TemporalSettings } from './temporal-settings.js';
+import { connectTo, type TemporalSettings } from './temporal-settings.js';
 import { CPU_QUEUE, GPU_QUEUE, TASK_QUEUES, type TaskQueue } from './workflows/definitions.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -31,16 +30,7 @@ const quietBundlerLogger = {
 };
 
 export async function connectWorker(settings: TemporalSettings): Promise<NativeConnection> {
-  return NativeConnection.connect({
-    address: settings.address,
-    ...(settings.tls ? { tls: settings.tls } : {}),
-    ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
-  }).catch((err: Error) => {
-    throw new TemporalUnreachableError(
-      `cannot reach Temporal at ${settings.address} (${err.message}): start one with \`rpg server\` or set ` +
-        'TEMPORAL_ADDRESS (and the TLS variables for a cluster; see the README)',
-    );
-  });
+  return connectTo(settings, (options) => NativeConnection.connect(options));
 }
 
 /** Parses `rpg-cpu,rpg-gpu`; the error lists the valid names. */

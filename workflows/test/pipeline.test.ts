@@ -1,27 +1,21 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ArtifactRef, ArtifactStore, applyGc, loadBackend, planGc } from '@rpg/core';
+import { type ArtifactRef, ArtifactStore, applyGc, planGc } from '@rpg/core';
+import { useBackend, useTempDir } from '@rpg/core/test-support';
 import { trainStage } from '@rpg/diffusion-decoder';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../src/pipeline-config.js';
 import { type LocalRunResult, runPipelineLocal } from '../src/run-local.js';
 import { tinyConfig } from './tiny-config.js';
 
-let root: string;
-beforeAll(async () => {
-  await loadBackend({ log: null });
-  root = await mkdtemp(join(tmpdir(), 'rpg-pipeline-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+useBackend();
+const root = useTempDir('rpg-pipeline-');
 
 describe('the whole pipeline in-process on a tiny config', () => {
   let first: LocalRunResult;
 
   it('generates linear MNIST classifiers far above chance, with a full report', async () => {
-    first = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root, 'a') });
+    first = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root(), 'a') });
     const r = first.report;
     expect(r.originals.count).toBe(10);
     expect(r.originals.avg).toBeGreaterThan(85);
@@ -39,14 +33,14 @@ describe('the whole pipeline in-process on a tiny config', () => {
   });
 
   it('reuses finished stages from the store instead of recomputing them', async () => {
-    const again = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root, 'a') });
+    const again = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root(), 'a') });
     expect(again.refs).toEqual(first.refs);
     expect(again.stageSeconds.train!).toBeLessThan(2);
-    expect((await stat(join(root, 'a', 'resume'))).isDirectory()).toBe(true);
+    expect((await stat(join(root(), 'a', 'resume'))).isDirectory()).toBe(true);
   });
 
   it('keeps only the latest resume states, and gc frees the rest without touching what the run needs', async () => {
-    const store = new ArtifactStore(join(root, 'a'));
+    const store = new ArtifactStore(join(root(), 'a'));
     const states = () => readdir(join(store.root, 'train-state'));
     // The tiny run checkpointed 3 times: all kept while training, none needed once it finished.
     expect(await states()).toHaveLength(3);
@@ -66,7 +60,7 @@ describe('the whole pipeline in-process on a tiny config', () => {
     await applyGc(store, plan);
     expect(await states()).toEqual([]);
     // Everything a finished run needs is still there: running it again recomputes nothing.
-    const again = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root, 'a') });
+    const again = await runPipelineLocal(parsePipelineConfig(tinyConfig()), { storeDir: join(root(), 'a') });
     expect(again.refs).toEqual(first.refs);
     expect(again.stageSeconds.train!).toBeLessThan(2);
   });

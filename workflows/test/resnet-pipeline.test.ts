@@ -1,21 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countParameters, parameterLayout } from '@rpg/checkpoint-harvest';
-import { loadBackend } from '@rpg/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useBackend, useTempDir } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../src/pipeline-config.js';
 import { runPipelineLocal } from '../src/run-local.js';
 import { tinyResnetConfig } from './tiny-resnet-config.js';
 
-let root: string;
-beforeAll(async () => {
-  await loadBackend({ log: null });
-  root = await mkdtemp(join(tmpdir(), 'rpg-resnet-pipeline-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+useBackend();
+const root = useTempDir('rpg-resnet-pipeline-');
 
 describe('the whole pipeline on a tiny residual network', () => {
   it('generates ResNets (BatchNorm, projection shortcut) far above chance', async () => {
@@ -24,7 +16,7 @@ describe('the whole pipeline on a tiny residual network', () => {
     expect(parameterLayout(config.harvest.network).map((e) => e.name)).toContain(
       'layer2.0.downsample.1.running_var',
     );
-    const { report: r } = await runPipelineLocal(config, { storeDir: join(root, 'store') });
+    const { report: r } = await runPipelineLocal(config, { storeDir: join(root(), 'store') });
     expect(r.originals.count).toBe(8);
     expect(r.originals.avg).toBeGreaterThan(85);
     expect(r.generated.count).toBe(4);

@@ -1,27 +1,20 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadBackend } from '@rpg/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useBackend, useTempDir } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { runUnseenLocal, type UnseenRunResult } from '../src/run-unseen-local.js';
 import { loadUnseenConfig, parseUnseenConfig } from '../src/unseen-config.js';
 import { unseenFigures } from '../src/unseen-figures.js';
 import { tinyUnseenConfig } from './tiny-unseen-config.js';
 
-let root: string;
-beforeAll(async () => {
-  await loadBackend({ log: null });
-  root = await mkdtemp(join(tmpdir(), 'rpg-unseen-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+useBackend();
+const root = useTempDir('rpg-unseen-');
 
 describe('unseen tasks in-process on a tiny config', () => {
   let result: UnseenRunResult;
 
   it('generates working heads for tasks the generator never saw, only with the task embedding', async () => {
-    result = await runUnseenLocal(parseUnseenConfig(tinyUnseenConfig()), { storeDir: join(root, 'a') });
+    result = await runUnseenLocal(parseUnseenConfig(tinyUnseenConfig()), { storeDir: join(root(), 'a') });
     const { unseen, seen } = result.report.summary;
     expect(unseen?.tasks).toBe(4);
     expect(seen?.tasks).toBe(2);
@@ -50,7 +43,9 @@ describe('unseen tasks in-process on a tiny config', () => {
   });
 
   it('reuses every finished stage from the store', async () => {
-    const again = await runUnseenLocal(parseUnseenConfig(tinyUnseenConfig()), { storeDir: join(root, 'a') });
+    const again = await runUnseenLocal(parseUnseenConfig(tinyUnseenConfig()), {
+      storeDir: join(root(), 'a'),
+    });
     expect(again.refs).toEqual(result.refs);
     expect(again.report.tasks.map((t) => t.generated.all)).toEqual(
       result.report.tasks.map((t) => t.generated.all),

@@ -1,18 +1,12 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { useTempDir } from '@rpg/core/test-support';
 import { parseReport } from '@rpg/evaluator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { local } from '../src/commands/local.js';
 import { tinyConfig } from './tiny-config.js';
 
-let root: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'rpg-verdict-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const root = useTempDir('rpg-verdict-');
 
 /** Runs `rpg local` in this process and returns what it wrote to stdout. */
 async function rpgLocal(argv: string[]): Promise<{ code: number; stdout: string }> {
@@ -34,9 +28,9 @@ describe('a run whose generator collapses says so', () => {
   it('ends with a FAILED verdict line in the terminal, report.json and report.html', async () => {
     // 3 training steps: the generator has learned nothing, its networks are at chance.
     const config = { ...tinyConfig({ steps: 3 }), name: 'collapse' };
-    const file = join(root, 'collapse.json');
+    const file = join(root(), 'collapse.json');
     await writeFile(file, JSON.stringify(config));
-    const store = join(root, 'store');
+    const store = join(root(), 'store');
     const { code, stdout } = await rpgLocal([file, '--store', store]);
     expect(code).toBe(0);
     const line = stdout.split('\n').find((l) => l.startsWith('FAILED:'));

@@ -2,8 +2,8 @@
  * The harvest stages as Temporal activities: artifact refs in, artifact refs out, progress as heartbeats. They call
  * the same stage functions as `rpg local` and this package's CLI.
  */
-import { ArtifactRef, type ArtifactStore, type ProgressSink } from '@rpg/core';
-import { parseActivityInput, runStageActivity } from '@rpg/core/activities';
+import { ArtifactRef } from '@rpg/core';
+import { type StageActivitiesOptions, stageActivities } from '@rpg/core/activities';
 import { z } from 'zod';
 import { importSourceStage } from './import-source.js';
 import { collectCheckpointsStage, harvestRunInputSchema, harvestRunStage } from './stage.js';
@@ -15,61 +15,35 @@ export const harvestTaskRunActivityInputSchema = z.object({
   /** A base network to fine-tune from (see `harvestTaskRunStage`). */
   base: ArtifactRef.optional(),
 });
+/** The source is validated by the stage itself (its errors name the source's fields). */
+const importSourceInputSchema = z.object({ source: z.unknown() });
 
-export interface ActivityOptions {
-  store: ArtifactStore;
-  /** Also receives every progress event (e.g. the worker's terminal). */
-  echo?: ProgressSink;
-}
+export type ActivityOptions = StageActivitiesOptions;
 
-export function createHarvestActivities({ store, echo }: ActivityOptions) {
+export function createHarvestActivities(options: ActivityOptions) {
+  const activity = stageActivities(options);
   return {
     /** One harvest run → a `checkpoints` artifact. A retry starts the run over (runs are short and seeded). */
-    async harvestRun(input: z.input<typeof harvestRunInputSchema>): Promise<ArtifactRef> {
-      const parsed = parseActivityInput('harvestRun', harvestRunInputSchema, input);
-      return runStageActivity(
-        'harvestRun',
-        'harvest',
-        ({ progress }) => harvestRunStage({ store, progress }, parsed),
-        { echo },
-      );
-    },
+    harvestRun: activity('harvestRun', 'harvest', harvestRunInputSchema, harvestRunStage),
 
     /** One harvest run on one binary task → a `checkpoints` artifact whose entries record the task. */
-    async harvestTaskRun(input: z.input<typeof harvestTaskRunActivityInputSchema>): Promise<ArtifactRef> {
-      const { input: run, base } = parseActivityInput(
-        'harvestTaskRun',
-        harvestTaskRunActivityInputSchema,
-        input,
-      );
-      return runStageActivity(
-        'harvestTaskRun',
-        'harvest',
-        ({ progress }) => harvestTaskRunStage({ store, progress }, { ...run, ...(base ? { base } : {}) }),
-        { echo },
-      );
-    },
+    harvestTaskRun: activity(
+      'harvestTaskRun',
+      'harvest',
+      harvestTaskRunActivityInputSchema,
+      (ctx, { input, base }) => harvestTaskRunStage(ctx, { ...input, ...(base ? { base } : {}) }),
+    ),
 
     /** Checkpoints trained elsewhere (a pipeline's `source`) → one collection. */
-    async importSource(input: { source: unknown }): Promise<ArtifactRef> {
-      return runStageActivity(
-        'importSource',
-        'import',
-        ({ progress }) => importSourceStage({ store, progress }, input),
-        { echo },
-      );
-    },
+    importSource: activity('importSource', 'import', importSourceInputSchema, importSourceStage),
 
     /** Per-run `checkpoints` artifacts → one collection. */
-    async collectCheckpoints(input: z.input<typeof collectCheckpointsInputSchema>): Promise<ArtifactRef> {
-      const { runs } = parseActivityInput('collectCheckpoints', collectCheckpointsInputSchema, input);
-      return runStageActivity(
-        'collectCheckpoints',
-        'collect',
-        ({ progress }) => collectCheckpointsStage({ store, progress }, runs),
-        { echo },
-      );
-    },
+    collectCheckpoints: activity(
+      'collectCheckpoints',
+      'collect',
+      collectCheckpointsInputSchema,
+      (ctx, { runs }) => collectCheckpointsStage(ctx, runs),
+    ),
   };
 }
 

@@ -1,5 +1,5 @@
 /** The work behind `rpg-checkpoint-harvest` (see cli.ts, which validates the arguments and imports this lazily). */
-import { loadBackend, numel, readJsonFile, type StateDict, terminalProgress } from '@rpg/core';
+import { loadBackend, numel, type StateDict, terminalProgress } from '@rpg/core';
 import { assertFreshOutDir } from '@rpg/core/durable-write';
 import { type CheckpointsMeta, readCheckpoint, readCheckpointsMeta } from './checkpoints-dir.js';
 import type { HarvestArgs, ImportArgs } from './cli.js';
@@ -7,33 +7,11 @@ import { checkCheckpoints, FLOAT_DTYPES, formatIssues } from './consistency.js';
 import { type Dataset, loadMnist } from './data.js';
 import { writeHarvest } from './harvest-dir.js';
 import { importCheckpoints } from './import.js';
-import {
-  countParameters,
-  describeSpec,
-  NETWORK_PRESETS,
-  type NetworkSpec,
-  parseNetworkSpec,
-} from './networks.js';
+import { networkFromFlag } from './network-flag.js';
+import { countParameters, describeSpec } from './networks.js';
 import { type HarvestResult, harvestRun } from './train.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
-
-/** A preset name or a JSON spec file; errors name the file and the bad field. */
-export async function resolveNetwork(value: string): Promise<NetworkSpec> {
-  const preset = (NETWORK_PRESETS as Record<string, NetworkSpec>)[value];
-  if (preset) return preset;
-  let raw: unknown;
-  try {
-    raw = await readJsonFile(value, { what: 'network spec' });
-  } catch (err) {
-    throw new Error(`--network: ${(err as Error).message}`);
-  }
-  try {
-    return parseNetworkSpec(raw);
-  } catch (err) {
-    throw new Error(`--network ${value}: ${(err as Error).message}`);
-  }
-}
 
 /** `max / avg / min` of percentages, e.g. `90.35 / 90.20 / 90.00`. */
 export function accuracySummary(values: number[]): string {
@@ -43,7 +21,7 @@ export function accuracySummary(values: number[]): string {
 }
 
 export async function runHarvest(args: HarvestArgs): Promise<void> {
-  const network = await resolveNetwork(args.network);
+  const network = await networkFromFlag(args.network);
   await assertFreshOutDir(args.out); // fail before training, not after
   await loadBackend();
   const dataset = loadMnist({ seed: args.dataSeed, testSize: args.testSize });
@@ -84,7 +62,7 @@ export async function runHarvest(args: HarvestArgs): Promise<void> {
 }
 
 export async function runImport(args: ImportArgs): Promise<void> {
-  const network = args.network === undefined ? undefined : await resolveNetwork(args.network);
+  const network = args.network === undefined ? undefined : await networkFromFlag(args.network);
   let dataset: Dataset | undefined;
   if (args.evaluate) {
     await loadBackend();

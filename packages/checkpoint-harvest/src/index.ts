@@ -5,6 +5,7 @@ export * from './harvest-config.js';
 export * from './harvest-dir.js';
 export * from './import.js';
 export * from './import-source.js';
+export * from './network-flag.js';
 export * from './networks.js';
 export * from './pytorch-convert.js';
 export * from './stage.js';

@@ -19,6 +19,34 @@ function checkInputs(spec: NetworkSpec, x: Float32Array, n: number, batchSize: n
   return dim;
 }
 
+/**
+ * Runs the eval-mode network over the `n` samples of `x` in batches; `head` turns a batch's logits into its rows
+ * of the output (`width` values per sample), which `alloc` makes once the inputs are checked.
+ */
+function inBatches<A extends Float32Array | Int32Array>(
+  spec: NetworkSpec,
+  tensors: Map<string, tf.Tensor>,
+  x: Float32Array,
+  n: number,
+  batchSize: number,
+  width: number,
+  alloc: (length: number) => A,
+  head: (logits: tf.Tensor) => tf.Tensor,
+): A {
+  const dim = checkInputs(spec, x, n, batchSize);
+  const out = alloc(n * width);
+  for (let start = 0; start < n; start += batchSize) {
+    const b = Math.min(batchSize, n - start);
+    const rows = tf.tidy(() => {
+      const input = tf.tensor2d(x.subarray(start * dim, (start + b) * dim), [b, dim]);
+      return head(forward(spec, tensors, input, 'eval').logits);
+    });
+    out.set(rows.dataSync() as A, start * width);
+    rows.dispose();
+  }
+  return out;
+}
+
 /** Eval-mode logits `[n, numClasses]` (row-major) from already uploaded parameters. */
 export function logitsWithTensors(
   spec: NetworkSpec,
@@ -27,19 +55,8 @@ export function logitsWithTensors(
   n: number,
   batchSize = 1000,
 ): Float32Array {
-  const dim = checkInputs(spec, x, n, batchSize);
-  const classes = numClassesOf(spec);
-  const out = new Float32Array(n * classes);
-  for (let start = 0; start < n; start += batchSize) {
-    const b = Math.min(batchSize, n - start);
-    const logits = tf.tidy(() => {
-      const input = tf.tensor2d(x.subarray(start * dim, (start + b) * dim), [b, dim]);
-      return forward(spec, tensors, input, 'eval').logits;
-    });
-    out.set(logits.dataSync() as Float32Array, start * classes);
-    logits.dispose();
-  }
-  return out;
+  const alloc = (length: number) => new Float32Array(length);
+  return inBatches(spec, tensors, x, n, batchSize, numClassesOf(spec), alloc, (logits) => logits);
 }
 
 /** Eval-mode predicted classes from already uploaded parameters. */
@@ -50,18 +67,8 @@ export function predictWithTensors(
   n: number,
   batchSize = 1000,
 ): Int32Array {
-  const dim = checkInputs(spec, x, n, batchSize);
-  const out = new Int32Array(n);
-  for (let start = 0; start < n; start += batchSize) {
-    const b = Math.min(batchSize, n - start);
-    const classes = tf.tidy(() => {
-      const input = tf.tensor2d(x.subarray(start * dim, (start + b) * dim), [b, dim]);
-      return tf.argMax(forward(spec, tensors, input, 'eval').logits, 1);
-    });
-    out.set(classes.dataSync() as Int32Array, start);
-    classes.dispose();
-  }
-  return out;
+  const alloc = (length: number) => new Int32Array(length);
+  return inBatches(spec, tensors, x, n, batchSize, 1, alloc, (logits) => tf.argMax(logits, 1));
 }
 
 function withTensors<T>(spec: NetworkSpec, params: StateDict, use: (t: Map<string, tf.Tensor>) => T): T {

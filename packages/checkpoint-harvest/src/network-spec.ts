@@ -134,37 +134,33 @@ export type NetworkSpec = z.infer<typeof networkSpecSchema>;
 /** MNIST MLP 784-64-10: 50,890 parameters (784·64 + 64 + 64·10 + 10). */
 export const MLP_MNIST: NetworkSpec = { type: 'mlp', sizes: [784, 64, 10] };
 
+/** The MNIST CNNs' shape: three 3×3 bias-free convs (BatchNorm, ReLU) at `widths`, the first two max-pooled. */
+function mnistCnn([a, b, c]: [number, number, number]): NetworkSpec {
+  return {
+    type: 'cnn',
+    inputShape: [28, 28, 1],
+    conv: [
+      { out: a, kernel: 3, padding: 1, bias: false, pool: true },
+      { out: b, kernel: 3, padding: 1, bias: false, pool: true },
+      { out: c, kernel: 3, padding: 1, bias: false },
+    ],
+    numClasses: 10,
+  };
+}
+
 /**
  * CNN(s) for MNIST, 2,906 trainable parameters (paper's CIFAR CNN(s): 2,864): conv 1→8 (72) + BN (16), pool;
  * conv 8→12 (864) + BN (24), pool; conv 12→16 (1,728) + BN (32); GAP; fc 16→10 (170). Plus 72 BN running-stat
  * floats and 3 `num_batches_tracked`.
  */
-export const CNN_S_MNIST: NetworkSpec = {
-  type: 'cnn',
-  inputShape: [28, 28, 1],
-  conv: [
-    { out: 8, kernel: 3, padding: 1, bias: false, pool: true },
-    { out: 12, kernel: 3, padding: 1, bias: false, pool: true },
-    { out: 16, kernel: 3, padding: 1, bias: false },
-  ],
-  numClasses: 10,
-};
+export const CNN_S_MNIST: NetworkSpec = mnistCnn([8, 12, 16]);
 
 /**
  * CNN(m) for MNIST, 10,986 trainable parameters (paper's CIFAR CNN(m): 10,853): conv 1→16 (144) + BN (32), pool;
  * conv 16→24 (3,456) + BN (48), pool; conv 24→32 (6,912) + BN (64); GAP; fc 32→10 (330). Plus 144 BN
  * running-stat floats and 3 `num_batches_tracked`.
  */
-export const CNN_M_MNIST: NetworkSpec = {
-  type: 'cnn',
-  inputShape: [28, 28, 1],
-  conv: [
-    { out: 16, kernel: 3, padding: 1, bias: false, pool: true },
-    { out: 24, kernel: 3, padding: 1, bias: false, pool: true },
-    { out: 32, kernel: 3, padding: 1, bias: false },
-  ],
-  numClasses: 10,
-};
+export const CNN_M_MNIST: NetworkSpec = mnistCnn([16, 24, 32]);
 
 /** Named presets (the CLI's `--network` values). */
 export const NETWORK_PRESETS: Record<'mlp' | 'cnn-s' | 'cnn-m', NetworkSpec> = {

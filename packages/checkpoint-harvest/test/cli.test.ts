@@ -1,28 +1,12 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { packageCli, useTempDir } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { MLP_MNIST, readCheckpointsDir } from '../src/index.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cli.mjs');
+const cli = packageCli(import.meta.dirname);
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-let root = '';
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'rpg-harvest-cli-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const root = useTempDir('rpg-harvest-cli-');
 
 describe('rpg-checkpoint-harvest CLI', () => {
   it('prints help for the tool and for every command (exit 0)', async () => {
@@ -44,7 +28,7 @@ describe('rpg-checkpoint-harvest CLI', () => {
   });
 
   it('rejects bad arguments with exit 1 and a message naming the argument', async () => {
-    const out = join(root, 'never');
+    const out = join(root(), 'never');
     const cases: [string[], RegExp][] = [
       [
         ['harvest', '--network', 'mlp', '--out', out, '--epochs', 'abc'],
@@ -75,9 +59,9 @@ describe('rpg-checkpoint-harvest CLI', () => {
       ],
       [['harvest', '--network', 'mlp', '--out', out, '--bogus', '1'], /Unknown option '--bogus'/],
       [['import', '--out', out], /import needs checkpoint files or directories/],
-      [['import', root, '--out', out, '--evaluate'], /--evaluate needs --network/],
-      [['import', root, '--out', out, '--runs', '2'], /--runs does not apply to import/],
-      [['inspect', root, root], /inspect needs exactly one collection directory, got 2/],
+      [['import', root(), '--out', out, '--evaluate'], /--evaluate needs --network/],
+      [['import', root(), '--out', out, '--runs', '2'], /--runs does not apply to import/],
+      [['inspect', root(), root()], /inspect needs exactly one collection directory, got 2/],
       [['train'], /unknown command "train"/],
     ];
     const results = await Promise.all(cases.map(([args]) => cli(...args)));
@@ -86,25 +70,27 @@ describe('rpg-checkpoint-harvest CLI', () => {
       expect(r.stderr).toMatch(cases[i]![1]);
       expect(r.stderr).toContain('rpg-checkpoint-harvest --help');
     });
-    expect(await readdir(root)).toEqual([]);
+    expect(await readdir(root())).toEqual([]);
   });
 
   it('names a bad spec file and the field that is wrong', async () => {
-    const spec = join(root, 'bad-spec.json');
+    const spec = join(root(), 'bad-spec.json');
     await writeFile(spec, JSON.stringify({ type: 'mlp', sizes: [784] }));
     const [bad, missing] = await Promise.all([
-      cli('harvest', '--network', spec, '--out', join(root, 'never')),
-      cli('harvest', '--network', join(root, 'missing.json'), '--out', join(root, 'never')),
+      cli('harvest', '--network', spec, '--out', join(root(), 'never')),
+      cli('harvest', '--network', join(root(), 'missing.json'), '--out', join(root(), 'never')),
     ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--network .*bad-spec\.json: invalid network spec at "sizes"/);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/--network: cannot read network spec .*missing\.json: no such file/);
+    expect(missing.stderr).toMatch(
+      /--network .*missing\.json is neither a preset \(mlp, cnn-s, cnn-m\) nor an existing file/,
+    );
     await unlink(spec);
   });
 
   it('harvests a tiny collection, inspects it, refuses to overwrite it, and re-imports it with the same accuracies', async () => {
-    const dir = join(root, 'harvest');
+    const dir = join(root(), 'harvest');
     const h = await cli(
       'harvest',
       '--network',
@@ -134,7 +120,7 @@ describe('rpg-checkpoint-harvest CLI', () => {
     expect(h.stdout).toMatch(/run 1 \(seed 6\)/);
     expect(h.stdout).toContain(`wrote 6 checkpoints (2 runs) to ${dir}`);
     expect(h.stderr).toMatch(/run 2\/2 +\[#+\] +149\/149/); // the progress bar
-    expect(await readdir(root)).toEqual(['harvest']); // no temporary directory left
+    expect(await readdir(root())).toEqual(['harvest']); // no temporary directory left
 
     const { meta, stateDicts } = await readCheckpointsDir(dir);
     expect(meta.network).toEqual(MLP_MNIST);
@@ -169,7 +155,7 @@ describe('rpg-checkpoint-harvest CLI', () => {
     expect(again.stderr).toMatch(/harvest is not empty .*give a new or empty directory/);
     expect((await readCheckpointsDir(dir)).meta).toEqual(meta);
 
-    const imported = join(root, 'imported');
+    const imported = join(root(), 'imported');
     const imp = await cli(
       'import',
       dir,

@@ -13,16 +13,9 @@ import {
   syntheticDataset,
   writeHarvest,
 } from '../src/index.js';
+import { twoConvCnn } from './fixtures.js';
 
-const CNN: NetworkSpec = {
-  type: 'cnn',
-  inputShape: [6, 6, 1],
-  conv: [
-    { out: 3, kernel: 3, padding: 1, bias: false, pool: true },
-    { out: 4, kernel: 3, padding: 1, bias: false },
-  ],
-  numClasses: 3,
-};
+const CNN = twoConvCnn([6, 6, 1], [3, 4], 3);
 const data = syntheticDataset({ seed: 1, inputShape: [6, 6, 1], numClasses: 3, trainSize: 96, testSize: 30 });
 
 let root = '';

@@ -1,17 +1,11 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArtifactStore, PYTORCH_CONVERSION } from '@rpg/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTempDir } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { ImportError, importSourceStage, runsOf, sourceFiles } from '../src/index.js';
 
-let root: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'rpg-source-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const root = useTempDir('rpg-source-');
 
 describe('grouping source files into runs', () => {
   const files = ['z/seed10-e1.safetensors', 'z/seed2-e1.safetensors', 'z/seed2-e2.safetensors'];
@@ -37,15 +31,15 @@ describe('grouping source files into runs', () => {
 
 describe('PyTorch pickles in a source', () => {
   it('are refused with the one-line recipe when the Python environment has no torch', async () => {
-    const dir = join(root, 'pt');
+    const dir = join(root(), 'pt');
     await mkdir(dir);
     // The start of a torch.save zip archive.
     await writeFile(join(dir, 'model-1.pt'), Buffer.from('PK\x03\x04pytorch zip archive'));
     expect(await sourceFiles({ checkpoints: dir })).toEqual([join(dir, 'model-1.pt')]);
     const previous = process.env.RPG_PYTHON;
-    process.env.RPG_PYTHON = join(root, 'no-python');
+    process.env.RPG_PYTHON = join(root(), 'no-python');
     try {
-      const store = new ArtifactStore(join(root, 'store'));
+      const store = new ArtifactStore(join(root(), 'store'));
       const err = await importSourceStage({ store }, { source: { checkpoints: dir } }).catch(
         (e: unknown) => e,
       );
@@ -60,8 +54,8 @@ describe('PyTorch pickles in a source', () => {
   });
 
   it('a directory without checkpoints is named', async () => {
-    await mkdir(join(root, 'empty'));
-    await expect(sourceFiles({ checkpoints: join(root, 'empty') })).rejects.toThrow(
+    await mkdir(join(root(), 'empty'));
+    await expect(sourceFiles({ checkpoints: join(root(), 'empty') })).rejects.toThrow(
       /holds no \*.safetensors/,
     );
   });

@@ -1,5 +1,6 @@
-import { loadBackend, numel, Rng, type StateDict, type TensorEntry, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { numel, Rng, type StateDict, type TensorEntry, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   BN_EPS,
   BN_MOMENTUM,
@@ -17,10 +18,9 @@ import {
   stateDictToTensors,
   trainableNames,
 } from '../src/index.js';
+import { oneConvCnn } from './fixtures.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const f32 = (shape: number[], values: number[]): TensorEntry => ({
   dtype: 'F32' as const,
@@ -143,12 +143,7 @@ describe('forward', () => {
   });
 
   it('a hand-made CNN (conv weight [out, in, kh, kw], NHWC input, eval BatchNorm, GAP, fc) gives the hand computation', () => {
-    const spec: NetworkSpec = {
-      type: 'cnn',
-      inputShape: [3, 3, 2],
-      conv: [{ out: 1, kernel: 3, padding: 0, bias: false }],
-      numClasses: 2,
-    };
+    const spec = oneConvCnn([3, 3, 2], { out: 1, kernel: 3, padding: 0 }, 2);
     const rng = new Rng(4);
     const w = Array.from(rng.uniformArray(18, -1, 1));
     const x = Array.from(rng.uniformArray(18, -1, 1));
@@ -175,12 +170,7 @@ describe('forward', () => {
   });
 
   it('training-mode BatchNorm normalises with batch statistics and updates running stats as PyTorch does', () => {
-    const spec: NetworkSpec = {
-      type: 'cnn',
-      inputShape: [2, 2, 1],
-      conv: [{ out: 1, kernel: 1, padding: 0, bias: false }],
-      numClasses: 2,
-    };
+    const spec = oneConvCnn([2, 2, 1], { out: 1, kernel: 1, padding: 0 }, 2);
     const sd: StateDict = new Map([
       ['conv1.weight', f32([1, 1, 1, 1], [1])],
       ['bn1.weight', f32([1], [1])],

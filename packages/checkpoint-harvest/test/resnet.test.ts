@@ -1,12 +1,11 @@
-import { loadBackend, Rng, type StateDict, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, type StateDict, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   BN_EPS,
   countParameters,
   forward,
   harvestRun,
-  initStateDict,
-  type NetworkSpec,
   parameterLayout,
   parseNetworkSpec,
   predictLogits,
@@ -14,35 +13,12 @@ import {
   syntheticDataset,
   trainableNames,
 } from '../src/index.js';
+import { randomModel, twoStageResnet } from './fixtures.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 /** 5×5×2 input; stem 3×3 → 3; stage 1: two identity blocks at 3; stage 2: one block to 4, stride 2 (projection). */
-const TINY: NetworkSpec = {
-  type: 'resnet',
-  inputShape: [5, 5, 2],
-  stem: { out: 3, kernel: 3, padding: 1 },
-  stages: [
-    { out: 3, blocks: 2 },
-    { out: 4, blocks: 1, stride: 2 },
-  ],
-  numClasses: 3,
-};
-
-/** Random weights and random BatchNorm statistics and affine parameters, so eval mode is really exercised. */
-function randomModel(spec: NetworkSpec, seed: number): StateDict {
-  const rng = new Rng(seed);
-  const sd = initStateDict(spec, rng.fork('init'));
-  for (const [name, e] of sd) {
-    if (name.endsWith('running_mean') || name.endsWith('bn1.bias') || name.endsWith('bn2.bias'))
-      e.data = rng.normalArray(e.data.length, 0, 0.3);
-    if (name.endsWith('running_var') || /bn\d\.weight$|downsample\.1\.weight$/.test(name))
-      e.data = rng.uniformArray(e.data.length, 0.5, 2);
-  }
-  return sd;
-}
+const TINY = twoStageResnet([5, 5, 2], [3, 4], 3, 2);
 
 // A direct reference in PyTorch's own layout (CHW feature maps, [out, in, kh, kw] kernels), written from the
 // definitions, sharing nothing with the implementation under test.

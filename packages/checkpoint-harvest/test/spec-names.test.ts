@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { loadBackend, Rng, type StateDict } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, type StateDict } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   CNN_S_MNIST,
   harvestRun,
@@ -12,17 +13,11 @@ import {
   syntheticDataset,
   trainableNames,
 } from '../src/index.js';
+import { oneConvCnn } from './fixtures.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
-const CNN: NetworkSpec = {
-  type: 'cnn',
-  inputShape: [6, 6, 1],
-  conv: [{ out: 3, kernel: 3, padding: 1, bias: false }],
-  numClasses: 4,
-};
+const CNN = oneConvCnn([6, 6, 1], { out: 3, kernel: 3, padding: 1 }, 4);
 
 /**
  * `nn.Sequential(Conv2d(1, 3, 3, padding=1, bias=False), BatchNorm2d(3), ReLU(), AdaptiveAvgPool2d(1),

@@ -1,8 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactStore, loadBackend } from '@rpg/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArtifactStore } from '@rpg/core';
+import { useBackend, useTempDir } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   collectCheckpointsStage,
   harvestRun,
@@ -15,14 +14,8 @@ import {
   taskDataset,
 } from '../src/index.js';
 
-let root: string;
-beforeAll(async () => {
-  await loadBackend({ log: null });
-  root = await mkdtemp(join(tmpdir(), 'rpg-harvest-tasks-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+useBackend();
+const root = useTempDir('rpg-harvest-tasks-');
 
 const subset = (positive: number[]) => ({ kind: 'class-subset' as const, numClasses: 10, positive });
 
@@ -119,7 +112,7 @@ describe('per-task harvest stage', () => {
   };
 
   it('records the task on every checkpoint; run r of every task starts from the same seed', async () => {
-    const store = new ArtifactStore(join(root, 'a'));
+    const store = new ArtifactStore(join(root(), 'a'));
     const a = await harvestTaskRunStage({ store }, { dataset, harvest, task: subset([1, 2]), run: 1 });
     const b = await harvestTaskRunStage({ store }, { dataset, harvest, task: subset([5]), run: 1 });
     const { meta: ma } = await readCheckpointsDir((await store.get(a)).dir);
@@ -140,7 +133,7 @@ describe('per-task harvest stage', () => {
   });
 
   it('fine-tunes from a base network: its backbone, a fresh head', async () => {
-    const store = new ArtifactStore(join(root, 'b'));
+    const store = new ArtifactStore(join(root(), 'b'));
     const base = await harvestRunStage(
       { store },
       { dataset, harvest: { ...harvest, network: { type: 'mlp', sizes: [49, 8, 10] }, epochs: 1 }, run: 0 },
@@ -156,7 +149,7 @@ describe('per-task harvest stage', () => {
   });
 
   it('names a network that is not binary', async () => {
-    const store = new ArtifactStore(join(root, 'c'));
+    const store = new ArtifactStore(join(root(), 'c'));
     await expect(
       harvestTaskRunStage(
         { store },

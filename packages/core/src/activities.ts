@@ -7,6 +7,7 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
+import type { ArtifactStore } from './artifact-store.js';
 import { InputError } from './input-error.js';
 import { ArtifactRef } from './manifest.js';
 import type { ProgressEvent, ProgressSink } from './progress.js';
@@ -163,4 +164,44 @@ export async function runStageActivity<T>(
   } catch (err) {
     throw toActivityFailure(activity, err);
   }
+}
+
+/** What a package's activities are created with. */
+export interface StageActivitiesOptions {
+  store: ArtifactStore;
+  /** Also receives every progress event (e.g. the worker's terminal). */
+  echo?: ProgressSink | undefined;
+}
+
+/** The context a stage's job gets inside an activity: the store, the heartbeating progress sink, cancellation. */
+export interface StageJobContext {
+  store: ArtifactStore;
+  progress: ProgressSink;
+  signal: AbortSignal;
+}
+
+/**
+ * The factory of one package's stage activities over `options`. Each activity parses its input with `schema` (a
+ * bad field fails for good), then runs `job` on it with {@link runStageActivity}; `job` also gets the activity's
+ * own context (previous heartbeat, attempt, checkpoint), and `checkpointSignal` picks the workflow signal to send
+ * after each durable checkpoint from the parsed input.
+ */
+export function stageActivities({ store, echo }: StageActivitiesOptions) {
+  return <S extends z.ZodType, T>(
+    activity: string,
+    stage: string,
+    schema: S,
+    job: (ctx: StageJobContext, input: z.output<S>, activity: StageActivityContext) => Promise<T>,
+    checkpointSignal?: (input: z.output<S>) => string | undefined,
+  ): ((input: z.input<S>) => Promise<T>) => {
+    return async (input) => {
+      const parsed = parseActivityInput(activity, schema, input);
+      return runStageActivity(
+        activity,
+        stage,
+        (ctx) => job({ store, progress: ctx.progress, signal: ctx.signal }, parsed, ctx),
+        { echo, checkpointSignal: checkpointSignal?.(parsed) },
+      );
+    };
+  };
 }

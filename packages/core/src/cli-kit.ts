@@ -50,6 +50,24 @@ export function parseCommandLine<O extends CliOptions>(
   }
 }
 
+/**
+ * A tool's command line (`tool <command> [arguments] [flags]`): its flags, the command and the command's
+ * arguments; undefined after printing `help` for `--help`, `help` or no arguments at all.
+ */
+export function parseToolCommand<O extends CliOptions>(
+  argv: string[],
+  options: O,
+  help: string,
+): { values: ParsedCommandLine<O>['values']; command: string | undefined; rest: string[] } | undefined {
+  const { values, positionals } = parseCommandLine(argv, options);
+  const [command, ...rest] = positionals;
+  if ((values as { help?: unknown }).help || command === 'help' || argv.length === 0) {
+    process.stdout.write(help);
+    return undefined;
+  }
+  return { values, command, rest };
+}
+
 /** Parses `values` with `schema`; the issues' messages (which name the flag) become one usage error. */
 export function parseFlags<S extends z.ZodType>(
   schema: S,
@@ -111,6 +129,43 @@ export function choiceFlag<const T extends readonly [string, ...string[]]>(flag:
   return z.enum(values, {
     error: (issue) => `--${flag} must be one of ${values.join(', ')}, got "${String(issue.input)}"`,
   });
+}
+
+/** A comma-separated list flag, each item checked by `item` (e.g. `intFlag`, `choiceFlag`). */
+export function listFlag<T extends z.ZodType<unknown, string>>(item: T) {
+  return z
+    .string()
+    .transform((text) => text.split(','))
+    .pipe(z.array(item));
+}
+
+const HELP_FLAG = { help: { type: 'boolean', short: 'h', default: false } } as const;
+
+/**
+ * A benchmark script's flags: `options` and `--help` (which prints `help` and exits 0); an unknown flag throws
+ * `parseArgs`' own error, which names it.
+ */
+export function benchFlags<O extends CliOptions>(options: O, help: string) {
+  const { values } = parseArgs({ options: { ...options, ...HELP_FLAG } });
+  if ((values as { help?: boolean }).help) {
+    console.log(help);
+    process.exit(0);
+  }
+  return values as ReturnType<typeof parseArgs<{ options: O & typeof HELP_FLAG }>>['values'];
+}
+
+/**
+ * {@link parseFlags} for a script without a CLI of its own (a benchmark): a usage error is printed on stderr and
+ * the process exits 1.
+ */
+export function parseFlagsOrExit<S extends z.ZodType>(schema: S, values: unknown): z.output<S> {
+  try {
+    return parseFlags(schema, values);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
 }
 
 /**

@@ -17,4 +17,5 @@ export * from './state-dict.js';
 export * from './store-gc.js';
 export * from './store-path.js';
 export * from './tf.js';
+export * from './timing.js';
 export * from './zod-issues.js';

@@ -13,6 +13,7 @@ import { ArtifactStore } from '../src/artifact-store.js';
 import { JsonFileError, MAX_CONFIG_BYTES, readJsonFile } from '../src/json-file.js';
 import { storeDirProblem } from '../src/store-path.js';
 import { issueLines, MAX_LISTED_ISSUES } from '../src/zod-issues.js';
+import { rejectionOf, thrownBy } from './support.js';
 
 let root = '';
 beforeAll(async () => {
@@ -23,12 +24,7 @@ afterAll(async () => {
 });
 
 async function jsonError(path: string, options?: { maxBytes?: number }): Promise<string> {
-  const err = await readJsonFile(path, options).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(JsonFileError);
-  return (err as Error).message;
+  return (await rejectionOf(JsonFileError, readJsonFile(path, options))).message;
 }
 
 describe('config files', () => {
@@ -153,15 +149,7 @@ describe('store directories', () => {
 
 describe('artifact refs', () => {
   const sha = 'a'.repeat(64);
-  const refError = (fn: () => unknown): ArtifactError => {
-    try {
-      fn();
-    } catch (err) {
-      expect(err).toBeInstanceOf(ArtifactError);
-      return err as ArtifactError;
-    }
-    throw new Error('expected an ArtifactError');
-  };
+  const refError = (fn: () => unknown) => thrownBy(ArtifactError, fn);
 
   it.each([
     ['store:tokens/../../etc', 'REF_ESCAPES_STORE', 'uri contains a ".." segment'],

@@ -1,21 +1,15 @@
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   readSafetensorsFile,
   SafetensorsError,
   SafetensorsFile,
   serializeSafetensors,
 } from '../src/index.js';
+import { useTempDir } from './support.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rpg-st-file-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = useTempDir('rpg-st-file-');
 
 /** A file whose header declares `tensors` (name → [dtype, shape, bytes]) back to back; data left sparse. */
 async function sparseFile(path: string, tensors: [string, string, number[], number][]): Promise<number[]> {
@@ -40,7 +34,7 @@ async function sparseFile(path: string, tensors: [string, string, number[], numb
 
 describe('SafetensorsFile (positional reads)', () => {
   it('reads a tensor that lies past 2 GiB, without reading the file as one buffer', async () => {
-    const path = join(dir, 'big.safetensors');
+    const path = join(dir(), 'big.safetensors');
     const padBytes = 2 ** 31 + 4096; // past what one Buffer read of the whole file could hold
     const [, xAt] = await sparseFile(path, [
       ['pad', 'U8', [padBytes], padBytes],
@@ -69,7 +63,7 @@ describe('SafetensorsFile (positional reads)', () => {
       ['a', { dtype: 'F16' as const, shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) }],
       ['b', { dtype: 'I64' as const, shape: [2], data: new BigInt64Array([5n, -7n]) }],
     ]);
-    const path = join(dir, 'small.safetensors');
+    const path = join(dir(), 'small.safetensors');
     await writeFile(path, serializeSafetensors(tensors, { k: 'v' }));
     const read = await readSafetensorsFile(path);
     expect(read.metadata).toEqual({ k: 'v' });
@@ -78,7 +72,7 @@ describe('SafetensorsFile (positional reads)', () => {
   });
 
   it('refuses a header whose tensors extend past the end of the file', async () => {
-    const path = join(dir, 'truncated.safetensors');
+    const path = join(dir(), 'truncated.safetensors');
     await sparseFile(path, [['x', 'F32', [4], 16]]);
     const handle = await open(path, 'r+');
     await handle.truncate((await handle.stat()).size - 4);
@@ -90,7 +84,7 @@ describe('SafetensorsFile (positional reads)', () => {
     ['zip (torch.save since PyTorch 1.6)', [0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 9, 9]],
     ['pickle (legacy torch.save)', [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20]],
   ])('says a PyTorch %s checkpoint is not safetensors and how to convert it', async (_, bytes) => {
-    const path = join(dir, 'model.pt');
+    const path = join(dir(), 'model.pt');
     await writeFile(path, Buffer.from(bytes));
     const err = await readSafetensorsFile(path).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SafetensorsError);

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { numpyMatmulGflops, Rng, type StateDict, writeSafetensorsFile } from '@rpg/core';
+import { intFlag, listFlag, parseFlagsOrExit } from '@rpg/core/cli-kit';
+import { z } from 'zod';
 import { defaultChunkRows } from '../src/generate.js';
 
 const HELP = `pnpm bench:scale [options]
@@ -37,18 +39,20 @@ if (args.help) {
   console.log(HELP);
   process.exit(0);
 }
-const positive = (flag: string, text: string) => {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < 1) {
-    console.error(`--${flag} must be a positive integer, got "${text}"`);
-    process.exit(1);
-  }
-  return v;
-};
-const tokenSize = positive('token-size', args['token-size']);
-const trainSteps = positive('train-steps', args['train-steps']);
-const ddim = positive('ddim', args.ddim);
-const channels = args.channels.split(',').map((c) => positive('channels', c));
+const {
+  'token-size': tokenSize,
+  'train-steps': trainSteps,
+  ddim,
+  channels,
+} = parseFlagsOrExit(
+  z.object({
+    'token-size': intFlag('token-size', 1),
+    'train-steps': intFlag('train-steps', 1),
+    ddim: intFlag('ddim', 1),
+    channels: listFlag(intFlag('channels', 1)),
+  }),
+  args,
+);
 const sizes = args.sizes.split(',').map((pair) => {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?):(\d+)$/.exec(pair.trim());
   if (!m) {

@@ -7,7 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { loadBackend, Rng, tf } from '@rpg/core';
+import { choiceFlag, intFlag, listFlag, parseFlagsOrExit, positiveFlag } from '@rpg/core/cli-kit';
 import { type PrototypeConfig, syntheticPositions } from '@rpg/recurrent-prototype';
+import { z } from 'zod';
 import { disposeGenerator, trainGenerator } from '../src/index.js';
 
 const MODELS = ['mamba2', 'lstm', 'transformer', 'none'] as const;
@@ -39,25 +41,22 @@ if (args.help) {
   process.exit(0);
 }
 
-function fail(message: string): never {
-  console.error(message);
-  process.exit(1);
-}
-
-const positiveInt = (flag: string, v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) fail(`--${flag}: '${v}' is not a positive integer`);
-  return n;
-};
-const lengths = args.lengths.split(',').map((v) => positiveInt('lengths', v));
-const models = args.models.split(',').map((m) => {
-  if (!(MODELS as readonly string[]).includes(m)) fail(`--models: '${m}' is not one of ${MODELS.join(', ')}`);
-  return m as Model;
-});
-const timedSteps = positiveInt('steps', args.steps);
-const timeoutS = positiveInt('timeout', args.timeout);
-const attentionMB = args['attention-mb'] === undefined ? undefined : Number(args['attention-mb']);
-if (attentionMB !== undefined && !(attentionMB > 0)) fail('--attention-mb must be a positive number of MiB');
+const {
+  lengths,
+  models,
+  steps: timedSteps,
+  timeout: timeoutS,
+  'attention-mb': attentionMB,
+} = parseFlagsOrExit(
+  z.object({
+    lengths: listFlag(intFlag('lengths', 1)),
+    models: listFlag(choiceFlag('models', MODELS)),
+    steps: intFlag('steps', 1),
+    timeout: intFlag('timeout', 1),
+    'attention-mb': positiveFlag('attention-mb').optional(),
+  }),
+  args,
+);
 
 const TOKEN_SIZE = 64;
 const CHECKPOINTS = 4;

@@ -2,8 +2,8 @@
 // noise in JavaScript, the prototype forward and forward + backward, the decoder forward and forward + backward,
 // the AdamW update, the weight EMA), median ms of several runs of each part alone, and the kernels one whole
 // step runs (tf.profile: count per kernel name). Last line: one JSON object.
-import { parseArgs } from 'node:util';
-import { loadBackend, Rng, tf } from '@rpg/core';
+import { loadBackend, medianMs, Rng, tf } from '@rpg/core';
+import { benchFlags } from '@rpg/core/cli-kit';
 import { PrototypeModel, syntheticPositions } from '@rpg/recurrent-prototype';
 import { WeightEma } from '../src/ema.js';
 import { diffusionLoss } from '../src/loss.js';
@@ -14,17 +14,13 @@ import { TokenDecoder } from '../src/token-decoder.js';
 const HELP = `tsx bench/step-profile.ts [--model mamba2] [--reps 5]
   Times each part of one generator training step at the MNIST MLP example's sizes and counts the kernels of
   one whole step (tf.profile). The last line is one JSON object.`;
-const { values: args } = parseArgs({
-  options: {
+const args = benchFlags(
+  {
     model: { type: 'string', default: 'mamba2' },
     reps: { type: 'string', default: '5' },
-    help: { type: 'boolean', short: 'h', default: false },
   },
-});
-if (args.help) {
-  console.log(HELP);
-  process.exit(0);
-}
+  HELP,
+);
 const model = args.model as 'mamba2' | 'lstm' | 'transformer' | 'none';
 const reps = Number(args.reps);
 
@@ -50,17 +46,7 @@ const ema = new WeightEma(variables, 0.995);
 const schedule = linearSchedule();
 const table = rng.normalArray(50 * L * k, 0, 0.05);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-function time(fn: () => void): number {
-  fn();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn();
-    ts.push(performance.now() - t0);
-  }
-  return median(ts);
-}
+const time = (fn: () => void) => medianMs(fn, reps);
 
 const x0 = new Float32Array(D * k);
 const mask = new Float32Array(D * k);

@@ -11,7 +11,9 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadBackend, numpyMatmulGflops, Rng } from '@rpg/core';
+import { choiceFlag, intFlag, listFlag, parseFlagsOrExit } from '@rpg/core/cli-kit';
 import { type PrototypeConfig, syntheticPositions } from '@rpg/recurrent-prototype';
+import { z } from 'zod';
 import { disposeGenerator, trainGenerator } from '../src/index.js';
 
 const MODELS = ['lstm', 'transformer', 'mamba2', 'none'] as const;
@@ -57,20 +59,20 @@ function fail(message: string): never {
   console.error(message);
   process.exit(1);
 }
-const positiveInt = (flag: string, v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) fail(`--${flag}: '${v}' is not a positive integer`);
-  return n;
-};
-const models = args.models.split(',').map((m) => {
-  if (!(MODELS as readonly string[]).includes(m)) fail(`--models: '${m}' is not one of ${MODELS.join(', ')}`);
-  return m as Model;
-});
-const rounds = positiveInt('rounds', args.rounds);
-const timedSteps = positiveInt('steps', args.steps);
-const torchDevice = args['torch-device'];
-if (torchDevice !== 'cpu' && torchDevice !== 'cuda')
-  fail(`--torch-device: '${torchDevice}' is not cpu or cuda`);
+const {
+  models,
+  rounds,
+  steps: timedSteps,
+  'torch-device': torchDevice,
+} = parseFlagsOrExit(
+  z.object({
+    models: listFlag(choiceFlag('models', MODELS)),
+    rounds: intFlag('rounds', 1),
+    steps: intFlag('steps', 1),
+    'torch-device': choiceFlag('torch-device', ['cpu', 'cuda']),
+  }),
+  args,
+);
 
 // The example's sizes (examples/mnist-mlp.json: MLP 784-64-10 in tokens of 256 = 201 tokens, 2 runs × 25).
 const SIZES = {

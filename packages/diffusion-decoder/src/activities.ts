@@ -3,8 +3,8 @@
  * checkpoint is durably stored, its ref; a retried attempt continues from the ref in the last recorded heartbeat.
  * A cancelled training stops before its next step and keeps its last checkpoint.
  */
-import { ArtifactRef, type ArtifactStore, type ProgressSink } from '@rpg/core';
-import { parseActivityInput, runStageActivity } from '@rpg/core/activities';
+import { ArtifactRef } from '@rpg/core';
+import { type StageActivitiesOptions, stageActivities } from '@rpg/core/activities';
 import { taskDescriptorSchema } from '@rpg/task-embedding';
 import { z } from 'zod';
 import {
@@ -47,75 +47,51 @@ export interface TrainGeneratorResult {
   attempt: number;
 }
 
-export interface ActivityOptions {
-  store: ArtifactStore;
-  /** Also receives every progress event (e.g. the worker's terminal). */
-  echo?: ProgressSink;
-}
+export type ActivityOptions = StageActivitiesOptions;
 
-export function createDiffusionDecoderActivities({ store, echo }: ActivityOptions) {
+export function createDiffusionDecoderActivities(options: ActivityOptions) {
+  const activity = stageActivities(options);
+  const { store } = options;
   return {
     /** A `tokens` artifact → a `generator` artifact, resumable from the last heartbeat's `resumeRef`. */
-    async trainGenerator(input: z.input<typeof trainGeneratorInputSchema>): Promise<TrainGeneratorResult> {
-      const parsed = parseActivityInput('trainGenerator', trainGeneratorInputSchema, input);
-      return runStageActivity(
-        'trainGenerator',
-        'train',
-        async ({ progress, signal, previous, attempt, checkpoint }) => {
-          // Without a usable ref from Temporal, the stage falls back to its own record of the latest checkpoint.
-          const fromHeartbeat =
-            previous?.resumeRef && (await store.has(previous.resumeRef)) ? previous.resumeRef : undefined;
-          let resumedFrom: number | null = null;
-          const { tokens, config } = parsed;
-          const generator = await trainStage(
-            { store, progress, signal },
-            { tokens, config },
-            {
-              ...(fromHeartbeat ? { resume: fromHeartbeat } : {}),
-              onResume: (step) => {
-                resumedFrom = step;
-              },
-              onCheckpoint: (ref, step, loss) => checkpoint(ref, step, loss),
+    trainGenerator: activity(
+      'trainGenerator',
+      'train',
+      trainGeneratorInputSchema,
+      async (ctx, { tokens, config }, { previous, attempt, checkpoint }): Promise<TrainGeneratorResult> => {
+        // Without a usable ref from Temporal, the stage falls back to its own record of the latest checkpoint.
+        const fromHeartbeat =
+          previous?.resumeRef && (await store.has(previous.resumeRef)) ? previous.resumeRef : undefined;
+        let resumedFrom: number | null = null;
+        const generator = await trainStage(
+          ctx,
+          { tokens, config },
+          {
+            ...(fromHeartbeat ? { resume: fromHeartbeat } : {}),
+            onResume: (step) => {
+              resumedFrom = step;
             },
-          );
-          return { generator, resumedFrom, attempt };
-        },
-        { echo, checkpointSignal: parsed.checkpointSignal },
-      );
-    },
+            onCheckpoint: (ref, step, loss) => checkpoint(ref, step, loss),
+          },
+        );
+        return { generator, resumedFrom, attempt };
+      },
+      (input) => input.checkpointSignal,
+    ),
 
     /** One model of a generate config → a one-model `generated` artifact. */
-    async generateModel(input: z.input<typeof generateModelInputSchema>): Promise<ArtifactRef> {
-      const parsed = parseActivityInput('generateModel', generateModelInputSchema, input);
-      return runStageActivity(
-        'generateModel',
-        'generate',
-        ({ progress, signal }) => generateModelStage({ store, progress, signal }, parsed),
-        { echo },
-      );
-    },
+    generateModel: activity('generateModel', 'generate', generateModelInputSchema, generateModelStage),
 
     /** All models of a generate config (for one task, when the generator is task-conditioned) → a `generated` artifact. */
-    async generate(input: z.input<typeof generateInputSchema>): Promise<ArtifactRef> {
-      const parsed = parseActivityInput('generate', generateInputSchema, input);
-      return runStageActivity(
-        'generate',
-        'generate',
-        ({ progress, signal }) => generateStage({ store, progress, signal }, parsed),
-        { echo },
-      );
-    },
+    generate: activity('generate', 'generate', generateInputSchema, generateStage),
 
     /** One-model `generated` artifacts → one collection. */
-    async collectGenerated(input: z.input<typeof collectGeneratedInputSchema>): Promise<ArtifactRef> {
-      const { models } = parseActivityInput('collectGenerated', collectGeneratedInputSchema, input);
-      return runStageActivity(
-        'collectGenerated',
-        'collect',
-        ({ progress }) => collectGeneratedStage({ store, progress }, models),
-        { echo },
-      );
-    },
+    collectGenerated: activity(
+      'collectGenerated',
+      'collect',
+      collectGeneratedInputSchema,
+      (ctx, { models }) => collectGeneratedStage(ctx, models),
+    ),
   };
 }
 

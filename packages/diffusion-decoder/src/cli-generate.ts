@@ -7,7 +7,7 @@ import { loadTokenizerState } from '@rpg/tokenizer';
 import { checkpointSink } from './checkpoint-sink.js';
 import type { GenerateArgs } from './cli-flags.js';
 import { generate } from './generate.js';
-import { loadGenerator } from './io.js';
+import { loadGenerator } from './generator-files.js';
 import { disposeGenerator } from './train-generator.js';
 import { checkTrainedOn } from './trained-on.js';
 

@@ -5,7 +5,7 @@ import { loadBackend } from '@rpg/core';
 import { z } from 'zod';
 import { TRAINING_FILE } from './cli-train.js';
 import { nonFiniteWeights } from './generate.js';
-import { loadGenerator } from './io.js';
+import { loadGenerator } from './generator-files.js';
 import { disposeGenerator } from './train-generator.js';
 
 const trainingInfoSchema = z.looseObject({

@@ -6,7 +6,7 @@ import { assertFreshOutDir, writeDirAtomically, writeFileAtomic } from '@rpg/cor
 import { isInside } from '@rpg/core/is-inside';
 import { loadTokenizerState, STATE_FILE, TOKENS_FILE, TokenRowsFile } from '@rpg/tokenizer';
 import { flagOfKey, type TrainArgs } from './cli-flags.js';
-import { saveGenerator } from './io.js';
+import { saveGenerator } from './generator-files.js';
 import { ResumeDir } from './resume-dir.js';
 import { type TrainStageConfig, trainStageConfigSchema } from './train-config.js';
 import { disposeGenerator, type TrainedGenerator } from './train-generator.js';

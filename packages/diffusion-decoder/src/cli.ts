@@ -14,6 +14,22 @@ function stringOptions(names: readonly string[]): CliOptions {
   return options;
 }
 
+/**
+ * The flags and positionals of `command`, checked against `names` (string flags, and --help); undefined when it
+ * printed the command's help instead.
+ */
+function commandLine(command: string, rest: string[], names: readonly string[], help: string) {
+  const parsed = parseCommandLine(rest, stringOptions(names), command);
+  if (!parsed.values.help) return parsed;
+  process.stdout.write(help);
+  return undefined;
+}
+
+function noPositionals(command: string, positionals: string[]): void {
+  if (positionals.length > 0)
+    throw new UsageError(`${command} takes no positional arguments, got "${positionals[0]}"`, command);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -21,45 +37,33 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'train') {
-    const { values, positionals } = parseCommandLine(rest, stringOptions(TRAIN_OPTIONS), command);
-    if (values.help) {
-      process.stdout.write(TRAIN_HELP);
-      return;
-    }
-    if (positionals.length > 0)
-      throw new UsageError(`train takes no positional arguments, got "${positionals[0]}"`, command);
+    const parsed = commandLine(command, rest, TRAIN_OPTIONS, TRAIN_HELP);
+    if (!parsed) return;
+    noPositionals(command, parsed.positionals);
     const { runTrain } = await import('./cli-train.js');
-    await runTrain(parseTrainArgs(values));
+    await runTrain(parseTrainArgs(parsed.values));
     return;
   }
   if (command === 'generate') {
-    const { values, positionals } = parseCommandLine(rest, stringOptions(GENERATE_OPTIONS), command);
-    if (values.help) {
-      process.stdout.write(GENERATE_HELP);
-      return;
-    }
-    if (positionals.length > 0) {
-      throw new UsageError(`generate takes no positional arguments, got "${positionals[0]}"`, command);
-    }
-    const args = parseFlags(generateArgsSchema, values, { command, separator: '\n' });
+    const parsed = commandLine(command, rest, GENERATE_OPTIONS, GENERATE_HELP);
+    if (!parsed) return;
+    noPositionals(command, parsed.positionals);
+    const args = parseFlags(generateArgsSchema, parsed.values, { command, separator: '\n' });
     const { runGenerate } = await import('./cli-generate.js');
     await runGenerate(args);
     return;
   }
   if (command === 'inspect') {
-    const { values, positionals } = parseCommandLine(rest, stringOptions([]), command);
-    if (values.help) {
-      process.stdout.write(INSPECT_HELP);
-      return;
-    }
-    if (positionals.length !== 1) {
+    const parsed = commandLine(command, rest, [], INSPECT_HELP);
+    if (!parsed) return;
+    if (parsed.positionals.length !== 1) {
       throw new UsageError(
-        `inspect needs exactly one generator directory, got ${positionals.length}`,
+        `inspect needs exactly one generator directory, got ${parsed.positionals.length}`,
         command,
       );
     }
     const { runInspect } = await import('./cli-inspect.js');
-    await runInspect(positionals[0]!);
+    await runInspect(parsed.positionals[0]!);
     return;
   }
   throw new UsageError(`unknown command "${command}"; use train, generate or inspect`);

@@ -1,6 +1,6 @@
 export * from './checkpoint-sink.js';
 export * from './generate.js';
-export * from './io.js';
+export * from './generator-files.js';
 export * from './loss.js';
 export * from './optimizer.js';
 export * from './parameterisation.js';

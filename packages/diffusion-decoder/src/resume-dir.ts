@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { stableStringify } from '@rpg/core';
 import { UsageError } from '@rpg/core/cli-kit';
 import { replaceDirAtomically, writeFileAtomic } from '@rpg/core/durable-write';
-import { loadTrainState, saveTrainState } from './io.js';
+import { loadTrainState, saveTrainState } from './generator-files.js';
 import type { TrainState } from './train-generator.js';
 import type { ResumeSlot } from './train-job.js';
 

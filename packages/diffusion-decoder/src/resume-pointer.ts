@@ -7,7 +7,7 @@ import {
   pruneTrainStates,
   writeFileAtomic,
 } from '@rpg/core';
-import { loadTrainState, saveTrainState } from './io.js';
+import { loadTrainState, saveTrainState } from './generator-files.js';
 import type { ResumeSlot } from './train-job.js';
 
 export interface TrainHooks {

@@ -12,7 +12,7 @@ import { loadTokenizerState } from '@rpg/tokenizer';
 import type { z } from 'zod';
 import { checkpointSink } from './checkpoint-sink.js';
 import { generate, generateSettingsSchema } from './generate.js';
-import { loadGenerator, saveGenerator } from './io.js';
+import { loadGenerator, saveGenerator } from './generator-files.js';
 import { storeResumeSlot, type TrainHooks } from './resume-pointer.js';
 import { checkpointsOfTokens } from './task-conditioning.js';
 import { type TrainStageConfigInput, trainStageConfigSchema } from './train-config.js';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Rng, readSafetensorsFile, type StateDict, type TensorEntry, writeSafetensorsFile } from '@rpg/core';
 import { fitTokenizer, saveTokenizerState, TOKENS_FILE, tokenize, writeTokens } from '@rpg/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTrainState } from '../src/io.js';
+import { loadTrainState } from '../src/generator-files.js';
 
 const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 // The CLI run from source the way bin/cli.mjs runs it (tsx registered, then src/cli.ts imported).

@@ -1,10 +1,9 @@
-import { loadBackend, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { nativeBatchNormTrain } from '../src/native-batch-norm.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!;
 

@@ -1,13 +1,12 @@
-import { loadBackend, Rng, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { diffusionLoss } from '../src/loss.js';
 import { noiseFromPrediction, type Prediction, predictionTarget } from '../src/parameterisation.js';
 import { defaultSchedule, qSample } from '../src/schedule.js';
 import { TokenDecoder } from '../src/token-decoder.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const predictions: Prediction[] = ['epsilon', 'x0', 'v'];
 

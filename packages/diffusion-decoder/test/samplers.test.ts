@@ -1,5 +1,6 @@
-import { loadBackend, Rng, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   ddimTimesteps,
   decoderPredictor,
@@ -10,9 +11,7 @@ import {
 import { defaultSchedule, linearSchedule } from '../src/schedule.js';
 import { TokenDecoder } from '../src/token-decoder.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 /** The exact ε for a known x₀: ε = (x_t − √ᾱ_t·x₀)/√(1 − ᾱ_t). */
 function perfectPredictor(x0: tf.Tensor2D, schedule = defaultSchedule): NoisePredictor {

@@ -1,10 +1,9 @@
-import { loadBackend, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { defaultSchedule, linearSchedule, qSample } from '../src/schedule.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 describe('linearSchedule', () => {
   it('has the DDPM values: β₁ = 1e-4, β_T = 0.02, ᾱ at both ends', () => {

@@ -6,8 +6,8 @@
 // RECORD_STEP_FIXTURE=1 rewrites the fixture.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBackend } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { disposeGenerator, trainGenerator } from '../src/train-generator.js';
 import { toyCheckpoints } from './helpers.js';
 
@@ -59,9 +59,7 @@ async function run(model: (typeof MODELS)[number]): Promise<Pinned> {
   return { losses, sums };
 }
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 describe('training step numbers', () => {
   it.each(MODELS)('%s matches the recorded losses and weights', async (model) => {

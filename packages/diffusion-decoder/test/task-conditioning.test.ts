@@ -1,12 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckpointsMeta } from '@rpg/checkpoint-harvest';
-import { loadBackend, Rng } from '@rpg/core';
+import { Rng } from '@rpg/core';
+import { useBackend, useTempDir } from '@rpg/core/test-support';
 import type { TokenPosition } from '@rpg/recurrent-prototype';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generate } from '../src/generate.js';
-import { loadGenerator, saveGenerator } from '../src/io.js';
+import { loadGenerator, saveGenerator } from '../src/generator-files.js';
 import { seedStates, tasksOf } from '../src/task-conditioning.js';
 import {
   disposeGenerator,
@@ -79,14 +78,8 @@ async function sample(gen: TrainedGenerator, task: number[] | undefined, seed = 
   return out;
 }
 
-let dir: string;
-beforeAll(async () => {
-  await loadBackend({ log: null });
-  dir = await mkdtemp(join(tmpdir(), 'rpg-dd-task-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+useBackend();
+const dir = useTempDir('rpg-dd-task-');
 
 describe('a task-conditioned generator (toy tasks)', () => {
   let gen: TrainedGenerator;
@@ -101,8 +94,8 @@ describe('a task-conditioned generator (toy tasks)', () => {
   });
 
   it('saves and loads with its task embedding: the same tokens for the same task and seed', async () => {
-    await saveGenerator(join(dir, 'gen'), gen);
-    const loaded = await loadGenerator(join(dir, 'gen'));
+    await saveGenerator(join(dir(), 'gen'), gen);
+    const loaded = await loadGenerator(join(dir(), 'gen'));
     try {
       expect(loaded.prototype.taskInputDim).toBe(3);
       expect(await sample(loaded, [1, 0, 1], 4)).toEqual(await sample(gen, [1, 0, 1], 4));

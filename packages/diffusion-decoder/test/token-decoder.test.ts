@@ -1,11 +1,10 @@
-import { loadBackend, Rng, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { cleanTokens, diffusionLoss, maskedMse } from '../src/loss.js';
 import { decoderConfigSchema, TokenDecoder, timestepEmbedding } from '../src/token-decoder.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const small = { tokenSize: 16, d: 8, channels: [1, 4, 8, 16, 8, 4, 1], kernel: 7 };
 

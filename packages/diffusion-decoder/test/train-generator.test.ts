@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBackend, tf } from '@rpg/core';
+import { tf } from '@rpg/core';
+import { useBackend, useTempDir } from '@rpg/core/test-support';
 import { TokenRowsFile, writeTokens } from '@rpg/tokenizer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generate } from '../src/generate.js';
-import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from '../src/io.js';
+import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from '../src/generator-files.js';
 import {
   cosineLr,
   disposeGenerator,
@@ -18,15 +17,8 @@ import { rms, toyCheckpoints } from './helpers.js';
 
 const k = 32;
 const toy = toyCheckpoints(8, k);
-let dir: string;
-
-beforeAll(async () => {
-  await loadBackend({ log: null });
-  dir = await mkdtemp(join(tmpdir(), 'rpg-dd-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+useBackend();
+const dir = useTempDir('rpg-dd-');
 
 function options(overrides: Partial<TrainGeneratorOptions> = {}): TrainGeneratorOptions {
   return {
@@ -104,8 +96,8 @@ describe('trainGenerator + generate (toy network, 8 checkpoints, 300 parameters,
     expect(b.models).toEqual(a.models);
     const c = await generateAll(gen, 2, 6, 11);
     expect(c.models[0]).not.toEqual(a.models[0]);
-    await saveGenerator(join(dir, 'gen'), gen);
-    const loaded = await loadGenerator(join(dir, 'gen'));
+    await saveGenerator(join(dir(), 'gen'), gen);
+    const loaded = await loadGenerator(join(dir(), 'gen'));
     expect(loaded.config).toEqual(gen.config);
     expect(loaded.lossHistory).toEqual(gen.lossHistory);
     const d = await generateAll(loaded, 2, 5, 11);
@@ -138,8 +130,8 @@ describe('resume', () => {
     );
     expect(saved.map((s) => s.step)).toEqual([6, 12]);
     // Through the files, as a restarted process would see it.
-    await saveTrainState(join(dir, 'ckpt'), saved[0]!);
-    const restored = await loadTrainState(join(dir, 'ckpt'));
+    await saveTrainState(join(dir(), 'ckpt'), saved[0]!);
+    const restored = await loadTrainState(join(dir(), 'ckpt'));
     expect(restored.optimizer.step).toBe(6);
     const resumed = await trainGenerator(options({ ...small, resume: restored }));
     expect(resumed.lossHistory).toEqual(straight.lossHistory);
@@ -152,7 +144,7 @@ describe('resume', () => {
   });
 
   it('reads token rows from a tokens file (out of core) with the same result as rows in memory', async () => {
-    const path = join(dir, 'toy-tokens.safetensors');
+    const path = join(dir(), 'toy-tokens.safetensors');
     const rows = Array.from({ length: 8 }, (_, c) => toy.tokens.subarray(c * toy.L * k, (c + 1) * toy.L * k));
     const config = { tokenSize: k, granularity: 'layer' as const, eps: 1e-8, normalize: true };
     await writeTokens(path, rows, { numTokens: toy.L, config });

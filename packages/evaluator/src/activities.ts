@@ -1,6 +1,6 @@
 /** The evaluate stage as a Temporal activity (the same stage function as `rpg local`). */
-import { ArtifactRef, type ArtifactStore, type ProgressSink } from '@rpg/core';
-import { parseActivityInput, runStageActivity } from '@rpg/core/activities';
+import { ArtifactRef, type ArtifactStore } from '@rpg/core';
+import { type StageActivitiesOptions, stageActivities } from '@rpg/core/activities';
 import { taskDescriptorSchema } from '@rpg/task-embedding';
 import { z } from 'zod';
 import { evaluateByCommandConfigSchema, evaluateByCommandStage } from './command-stage.js';
@@ -44,55 +44,32 @@ export interface EvaluateResult {
   reportDir: string;
 }
 
-export interface ActivityOptions {
-  store: ArtifactStore;
-  /** Also receives every progress event (e.g. the worker's terminal). */
-  echo?: ProgressSink;
+export type ActivityOptions = StageActivitiesOptions;
+
+/** A finished report's ref and where this worker stored it. */
+async function withReportDir(store: ArtifactStore, report: Promise<ArtifactRef>): Promise<EvaluateResult> {
+  const ref = await report;
+  return { report: ref, reportDir: store.resolve(ref) };
 }
 
-export function createEvaluatorActivities({ store, echo }: ActivityOptions) {
+export function createEvaluatorActivities(options: ActivityOptions) {
+  const activity = stageActivities(options);
+  const { store } = options;
   return {
     /** Originals + generated models → a `report` artifact. */
-    async evaluate(input: z.input<typeof evaluateInputSchema>): Promise<EvaluateResult> {
-      const parsed = parseActivityInput('evaluate', evaluateInputSchema, input);
-      return runStageActivity(
-        'evaluate',
-        'evaluate',
-        async ({ progress }) => {
-          const report = await evaluateStage({ store, progress }, parsed);
-          return { report, reportDir: store.resolve(report) };
-        },
-        { echo },
-      );
-    },
+    evaluate: activity('evaluate', 'evaluate', evaluateInputSchema, (ctx, input) =>
+      withReportDir(store, evaluateStage(ctx, input)),
+    ),
 
     /** Originals + generated models → a `report` artifact scored by the user's `evaluate.command`. */
-    async evaluateByCommand(input: z.input<typeof evaluateByCommandInputSchema>): Promise<EvaluateResult> {
-      const parsed = parseActivityInput('evaluateByCommand', evaluateByCommandInputSchema, input);
-      return runStageActivity(
-        'evaluateByCommand',
-        'evaluate',
-        async ({ progress, signal }) => {
-          const report = await evaluateByCommandStage({ store, progress, signal }, parsed);
-          return { report, reportDir: store.resolve(report) };
-        },
-        { echo },
-      );
-    },
+    evaluateByCommand: activity('evaluateByCommand', 'evaluate', evaluateByCommandInputSchema, (ctx, input) =>
+      withReportDir(store, evaluateByCommandStage(ctx, input)),
+    ),
 
     /** Per-task originals, generated (and ablation) models → a `task-report` artifact. */
-    async evaluateTasks(input: z.input<typeof evaluateTasksInputSchema>): Promise<EvaluateResult> {
-      const parsed = parseActivityInput('evaluateTasks', evaluateTasksInputSchema, input);
-      return runStageActivity(
-        'evaluateTasks',
-        'evaluate',
-        async ({ progress }) => {
-          const report = await evaluateTasksStage({ store, progress }, parsed);
-          return { report, reportDir: store.resolve(report) };
-        },
-        { echo },
-      );
-    },
+    evaluateTasks: activity('evaluateTasks', 'evaluate', evaluateTasksInputSchema, (ctx, input) =>
+      withReportDir(store, evaluateTasksStage(ctx, input)),
+    ),
   };
 }
 

@@ -1,16 +1,9 @@
-/**
- * rpg-evaluator: test accuracy of checkpoints, full RPG evaluation reports, and re-rendering of a report.
- *   rpg-evaluator report <report.json> --html <out.html> [--png <out.png>]
- *   rpg-evaluator accuracy [--network <preset|spec.json>] <checkpoints dir | ckpt.safetensors | dir>...
- *   rpg-evaluator evaluate [--network <preset|spec.json>] --originals <dir> --generated <dir> --out <dir>
- */
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { parseArgs } from 'node:util';
 import type { NetworkSpec } from '@rpg/checkpoint-harvest';
 import { loadBackend, readJsonFile, terminalProgress } from '@rpg/core';
-import { intFlag, parseCommandLine, parseFlags, rejectFlags, runCli, UsageError } from '@rpg/core/cli-kit';
+import { intFlag, parseFlags, parseToolCommand, rejectFlags, runCli, UsageError } from '@rpg/core/cli-kit';
 import { z } from 'zod';
 import { DEFAULT_NOISE_SIGMAS } from './noise-baseline.js';
 import { renderReportHtml } from './report-html.js';
@@ -91,12 +84,9 @@ const sigmasArg = z
   });
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseCommandLine(argv, options);
-  const [command, ...rest] = positionals;
-  if (values.help || command === 'help' || argv.length === 0) {
-    process.stdout.write(HELP);
-    return;
-  }
+  const parsed = parseToolCommand(argv, options, HELP);
+  if (!parsed) return;
+  const { values, command, rest } = parsed;
   if (command === 'report') return runReport(values, rest);
   if (command === 'accuracy') return runAccuracy(values, rest);
   if (command === 'evaluate') return runEvaluate(values, rest);
@@ -136,7 +126,6 @@ async function runReport(values: Values, positionals: string[]): Promise<void> {
   }
 }
 
-type Harvest = typeof import('@rpg/checkpoint-harvest');
 type Sources = { sources: import('./collection.js').CollectionSource[] };
 
 /**
@@ -148,7 +137,7 @@ async function networkContext(values: Values, collections: Sources[]) {
   const { resolveNetwork, mnistSplitOf } = await import('./collection.js');
   const testSize = parseFlags(intArg('--test-size', 1, MAX_TEST_SIZE), values['test-size']);
   const dataSeed = parseFlags(intArg('--data-seed', 0, MAX_SEED), values['data-seed']);
-  const given = values.network ? await parseNetworkArg(values.network, harvest) : undefined;
+  const given = values.network ? await harvest.networkFromFlag(values.network) : undefined;
   let spec: NetworkSpec;
   try {
     spec = resolveNetwork(given, collections);
@@ -168,17 +157,6 @@ async function networkContext(values: Values, collections: Sources[]) {
     seed: dataSeed ?? split?.seed ?? 0,
   });
   return { harvest, spec, dataset };
-}
-
-async function parseNetworkArg(arg: string, harvest: Harvest): Promise<NetworkSpec> {
-  const presets = harvest.NETWORK_PRESETS as Record<string, unknown>;
-  if (Object.hasOwn(presets, arg)) return harvest.parseNetworkSpec(presets[arg]);
-  if (!existsSync(arg)) {
-    throw new UsageError(
-      `--network ${arg} is neither a preset (${Object.keys(presets).join(', ')}) nor an existing file`,
-    );
-  }
-  return harvest.parseNetworkSpec(await readJsonFile(arg, { what: 'network spec' }));
 }
 
 async function runAccuracy(values: Values, inputs: string[]): Promise<void> {

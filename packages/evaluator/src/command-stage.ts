@@ -10,7 +10,6 @@ import { withScratchDir } from '@rpg/checkpoint-harvest';
 import {
   type ArtifactRef,
   type ArtifactStore,
-  MAX_SEED,
   type ProgressSink,
   type StateDict,
   sha256File,
@@ -23,10 +22,10 @@ import { type CommandScore, evaluateCommandFields, runEvaluateCommand } from './
 import { buildCommandReport } from './command-report.js';
 import { NearestOriginalIndex } from './distances.js';
 import { describeNonFinite, nonFiniteModels } from './finite.js';
+import { assertSameLayout } from './model-tensors.js';
 import { fitNoiseStats, noiseModel } from './noise-baseline.js';
-import { assertSameLayout } from './params.js';
 import { writeReport } from './report-html.js';
-import { trainingLossOf } from './stage.js';
+import { baselineFields, type EvaluateStageInput, evaluatedRefs, trainingLossOf } from './stage.js';
 
 export const evaluateByCommandConfigSchema = z
   .object({
@@ -34,10 +33,7 @@ export const evaluateByCommandConfigSchema = z
     metric: evaluateCommandFields.metric.default('accuracy'),
     timeoutSeconds: evaluateCommandFields.timeoutSeconds.default(600),
     cwd: evaluateCommandFields.cwd.optional(),
-    sigmas: z.array(z.number().min(0).max(10)).max(20).default([0.01, 0.03, 0.05]),
-    noisePerSigma: z.number().int().positive().max(10_000).optional(),
-    seed: z.number().int().nonnegative().max(MAX_SEED).default(0),
-    title: z.string().max(200).optional(),
+    ...baselineFields,
   })
   .strict();
 export type EvaluateByCommandConfigInput = z.input<typeof evaluateByCommandConfigSchema>;
@@ -55,14 +51,7 @@ async function commandFiles(argv: readonly string[], cwd: string): Promise<Recor
 
 export async function evaluateByCommandStage(
   ctx: { store: ArtifactStore; progress?: ProgressSink; signal?: AbortSignal },
-  input: {
-    originals: ArtifactRef;
-    generated: ArtifactRef;
-    generator?: ArtifactRef;
-    config: EvaluateByCommandConfigInput;
-    stageSeconds?: Record<string, number>;
-    pipelineConfig?: unknown;
-  },
+  input: EvaluateStageInput<EvaluateByCommandConfigInput>,
 ): Promise<ArtifactRef> {
   const config = evaluateByCommandConfigSchema.parse(input.config);
   const { store } = ctx;
@@ -70,7 +59,7 @@ export async function evaluateByCommandStage(
   const cwd = config.cwd ?? process.cwd();
   const command = { ...config, cwd };
   const key = { ...config, cwd: undefined, files: await commandFiles(config.command, cwd) };
-  const inputs = [input.originals, input.generated, ...(input.generator ? [input.generator] : [])];
+  const inputs = evaluatedRefs(input);
   return store.put({ kind: 'report', stage: 'evaluate-command', config: key, inputs }, async (dir) => {
     const started = performance.now();
     const originals = await readModelCollection((await store.get(input.originals)).dir);

@@ -7,7 +7,8 @@
  * cannot rule out get the exact float64 sum (usually one per model).
  */
 import { type StateDict, tf } from '@rpg/core';
-import { isFiniteModel, isGeneratedTensor } from './params.js';
+import { argNearest } from './metrics.js';
+import { isFiniteModel, isGeneratedTensor } from './model-tensors.js';
 
 /** Squared L2 distance between the generated tensors of two state dicts of the same layout (float64 sum). */
 export function stateDictSquaredL2(a: StateDict, b: StateDict): number {
@@ -56,16 +57,9 @@ export function nearestOriginalStateDict(
   originals: readonly StateDict[],
   exclude = -1,
 ): { index: number; distance: number } {
-  let index = -1;
-  let best = Number.POSITIVE_INFINITY;
-  originals.forEach((o, i) => {
-    if (i === exclude) return;
-    const d = stateDictSquaredL2(model, o);
-    if (d < best) {
-      best = d;
-      index = i;
-    }
-  });
+  const { index, distance: best } = argNearest(originals.length, exclude, (i) =>
+    stateDictSquaredL2(model, originals[i]!),
+  );
   if (index < 0) {
     throw new Error(
       originals.length > (exclude >= 0 && exclude < originals.length ? 1 : 0)

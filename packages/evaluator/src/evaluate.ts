@@ -16,8 +16,8 @@ import {
   mean,
   misclassified,
 } from './metrics.js';
+import { assertSameLayout } from './model-tensors.js';
 import { DEFAULT_NOISE_SIGMAS, fitNoiseStats, type NormalizedSpace, noiseModel } from './noise-baseline.js';
-import { assertSameLayout } from './params.js';
 import { TestSetPredictor } from './predict-batch.js';
 import { buildReport } from './report-build.js';
 import type { LossPoint, Report } from './report-schema.js';

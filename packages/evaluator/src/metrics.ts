@@ -129,24 +129,37 @@ export function l2Distance(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(sum);
 }
 
+/**
+ * The index in 0 … count−1 (except `exclude`) of the least `distance`, and that distance (first on ties); index −1
+ * when there is none (no candidate, or every distance is NaN).
+ */
+export function argNearest(
+  count: number,
+  exclude: number,
+  distance: (i: number) => number,
+): { index: number; distance: number } {
+  let index = -1;
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < count; i++) {
+    if (i === exclude) continue;
+    const d = distance(i);
+    if (d < best) {
+      best = d;
+      index = i;
+    }
+  }
+  return { index, distance: best };
+}
+
 /** The original closest (L2) to `generated`, and that distance (first on ties). */
 export function nearestOriginal(
   generated: Float32Array,
   originals: readonly Float32Array[],
   exclude = -1,
 ): { index: number; distance: number } {
-  let index = -1;
-  let distance = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < originals.length; i++) {
-    if (i === exclude) continue;
-    const d = l2Distance(generated, originals[i]!);
-    if (d < distance) {
-      distance = d;
-      index = i;
-    }
-  }
-  if (index < 0) throw new Error('nearestOriginal needs at least one original');
-  return { index, distance };
+  const nearest = argNearest(originals.length, exclude, (i) => l2Distance(generated, originals[i]!));
+  if (nearest.index < 0) throw new Error('nearestOriginal needs at least one original');
+  return nearest;
 }
 
 /** Mean of a non-empty list; `null` for an empty one. */

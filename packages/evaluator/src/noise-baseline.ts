@@ -8,7 +8,7 @@
  * way the method normalizes), so this package does not depend on the tokenizer.
  */
 import { Rng, type StateDict, type TensorEntry } from '@rpg/core';
-import { isBnVar, isGeneratedTensor } from './params.js';
+import { isBnVar, isGeneratedTensor } from './model-tensors.js';
 
 /** Per-tensor normalization `w' = (w − mean)/std`; with `p`, first `v = log(var/p + 0.05)` (BatchNorm running_var). */
 export interface TensorStat {

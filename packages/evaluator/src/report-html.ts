@@ -2,10 +2,9 @@
  * Renders a {@link Report} as ONE self-contained HTML page: inline CSS, inline SVG plots drawn here, no scripts,
  * fonts or anything else fetched from elsewhere, so the file can be mailed, archived or opened offline.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type AnyReport as Report, anyReportSchema as reportSchema } from './command-report-schema.js';
 import { mean } from './metrics.js';
+import { writeReportFiles } from './report-files.js';
 import { fmtIou, iouTable, noveltyReading } from './report-novelty.js';
 import type { LossPoint } from './report-schema.js';
 import {
@@ -354,13 +353,7 @@ ${sections.filter(Boolean).join('\n')}
 
 /** Writes `report.json` and `report.html` into `dir` (created if needed); returns their paths. */
 export async function writeReport(dir: string, report: Report): Promise<{ json: string; html: string }> {
-  const valid = reportSchema.parse(report);
-  await mkdir(dir, { recursive: true });
-  const json = join(dir, 'report.json');
-  const html = join(dir, 'report.html');
-  await writeFile(json, `${JSON.stringify(valid, null, 2)}\n`);
-  await writeFile(html, renderReportHtml(valid));
-  return { json, html };
+  return writeReportFiles(dir, reportSchema, report, renderReportHtml);
 }
 
 export { noveltyReading } from './report-novelty.js';

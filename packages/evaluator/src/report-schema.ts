@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseReportWith, verdictFields } from './report-files.js';
 
 const num = z.number();
 const pct = z.number().min(0).max(100);
@@ -102,22 +103,12 @@ export const reportSchema = z.object({
   stageSeconds: z.record(z.string(), num.min(0)).optional(),
   config: z.unknown().optional(),
   /** Match / short / failed against the originals (see verdict.ts), its one line, and the causes the run shows. */
-  verdict: z.enum(['match', 'short', 'failed']).optional(),
-  verdictLine: z.string().optional(),
-  verdictCauses: z.array(z.string()).optional(),
+  ...verdictFields,
 });
 
 export type Report = z.infer<typeof reportSchema>;
 
 /** Parses and validates a report (e.g. a report.json read back), with an error that names the bad field. */
 export function parseReport(value: unknown): Report {
-  const result = reportSchema.safeParse(value);
-  if (!result.success) {
-    const issues = result.error.issues
-      .slice(0, 5)
-      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-      .join('; ');
-    throw new Error(`not a valid RPG evaluation report: ${issues}`);
-  }
-  return result.data;
+  return parseReportWith(reportSchema, value, 'evaluation report');
 }

@@ -2,9 +2,8 @@
  * The per-task report as one self-contained HTML page (inline CSS and SVG, nothing fetched): a summary per split,
  * a plot of generated vs. trained accuracy per task, and the per-task table.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { subsetBits } from '@rpg/task-embedding';
+import { writeReportFiles } from './report-files.js';
 import { fmtSec, REPORT_CSS, stageTable } from './report-html.js';
 import { esc, type Frame, linearScale, marker, px, svgOpen, xAxis, yAxis } from './svg-plot.js';
 import { type SplitSummary, type TaskReport, type TaskRow, taskReportSchema } from './task-report-schema.js';
@@ -152,11 +151,5 @@ export async function writeTaskReport(
   dir: string,
   report: TaskReport,
 ): Promise<{ json: string; html: string }> {
-  const valid = taskReportSchema.parse(report);
-  await mkdir(dir, { recursive: true });
-  const json = join(dir, 'report.json');
-  const html = join(dir, 'report.html');
-  await writeFile(json, `${JSON.stringify(valid, null, 2)}\n`);
-  await writeFile(html, renderTaskReportHtml(valid));
-  return { json, html };
+  return writeReportFiles(dir, taskReportSchema, report, renderTaskReportHtml);
 }

@@ -1,5 +1,6 @@
 import { taskDescriptorSchema } from '@rpg/task-embedding';
 import { z } from 'zod';
+import { parseReportWith, verdictFields } from './report-files.js';
 
 const pct = z.number().min(0).max(100);
 
@@ -66,21 +67,11 @@ export const taskReportSchema = z.object({
   stageSeconds: z.record(z.string(), z.number().min(0)).optional(),
   config: z.unknown().optional(),
   /** Match / short / failed against the trained networks (see task-verdict.ts), its line and the causes seen. */
-  verdict: z.enum(['match', 'short', 'failed']).optional(),
-  verdictLine: z.string().optional(),
-  verdictCauses: z.array(z.string()).optional(),
+  ...verdictFields,
 });
 export type TaskReport = z.infer<typeof taskReportSchema>;
 
 /** Parses a per-task report (e.g. read back from report.json); the error names the bad field. */
 export function parseTaskReport(value: unknown): TaskReport {
-  const r = taskReportSchema.safeParse(value);
-  if (!r.success) {
-    const issues = r.error.issues
-      .slice(0, 5)
-      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-      .join('; ');
-    throw new Error(`not a valid RPG per-task report: ${issues}`);
-  }
-  return r.data;
+  return parseReportWith(taskReportSchema, value, 'per-task report');
 }

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,20 +11,14 @@ import {
   writeCheckpointsMeta,
 } from '@rpg/checkpoint-harvest';
 import { loadBackend, Rng, writeSafetensorsFile } from '@rpg/core';
+import { packageCli } from '@rpg/core/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderReportHtml } from '../src/report-html.js';
 import { parseReport } from '../src/report-schema.js';
 import { sampleReport } from './sample-report.js';
 
-const CLI = join(import.meta.dirname, '..', 'bin', 'cli.mjs');
-
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 50_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = packageCli(import.meta.dirname, { timeout: 50_000 });
+const run = (args: string[]) => cli(...args);
 
 let dir: string;
 beforeAll(async () => {

@@ -1,3 +1,4 @@
+import { rejectionOf } from '@rpg/core/test-support';
 import { describe, expect, it } from 'vitest';
 import {
   EvaluateCommandError,
@@ -10,14 +11,7 @@ import {
 const nodeCommand = (script: string, timeoutSeconds = 30) =>
   evaluateCommandSchema.parse({ command: [process.execPath, '-e', script, '{checkpoint}'], timeoutSeconds });
 
-const failure = async (p: Promise<unknown>): Promise<string> => {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(EvaluateCommandError);
-  return (err as Error).message;
-};
+const failure = async (p: Promise<unknown>) => (await rejectionOf(EvaluateCommandError, p)).message;
 
 describe('evaluate.command', () => {
   it('reads the metric and the predictions from the last line, after any log lines', async () => {

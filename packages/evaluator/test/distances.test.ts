@@ -1,6 +1,8 @@
 import { initStateDict, type NetworkSpec } from '@rpg/checkpoint-harvest';
-import { loadBackend, Rng, type StateDict, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { oneConvCnn } from '@rpg/checkpoint-harvest/test-fixtures';
+import { Rng, type StateDict, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   float32MatmulIsExact,
   NearestOriginalIndex,
@@ -19,9 +21,7 @@ function shifted(sd: StateDict, scale: number, seed: number, factor = 1): StateD
   return out;
 }
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 describe('NearestOriginalIndex', () => {
   it('finds exactly what the float64 brute force finds', () => {
@@ -57,12 +57,7 @@ describe('NearestOriginalIndex', () => {
   });
 
   it('skips counters and handles BatchNorm networks', () => {
-    const spec: NetworkSpec = {
-      type: 'cnn',
-      inputShape: [8, 8, 1],
-      conv: [{ out: 4, kernel: 3, padding: 1, bias: false }],
-      numClasses: 3,
-    };
+    const spec = oneConvCnn([8, 8, 1], { out: 4, kernel: 3, padding: 1 }, 3);
     const originals = [1, 2, 3].map((s) => initStateDict(spec, new Rng(s)));
     const q = shifted(originals[1]!, 0.01, 9);
     q.set('bn1.num_batches_tracked', { dtype: 'I64', shape: [], data: BigInt64Array.of(99n) });

@@ -9,7 +9,7 @@ import { loadBackend, type ProgressEvent, Rng, type StateDict, type TensorEntry,
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nearestOriginalStateDict } from '../src/distances.js';
 import { evaluateModels } from '../src/evaluate.js';
-import { flattenParams } from '../src/params.js';
+import { flattenParams } from '../src/model-tensors.js';
 import { renderReportHtml } from '../src/report-html.js';
 import { reportSchema } from '../src/report-schema.js';
 

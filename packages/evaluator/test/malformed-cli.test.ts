@@ -1,43 +1,27 @@
-/**
- * rpg-evaluator on malformed input: models with NaN/Inf parameters are reported as such (never as an accuracy),
- * flags out of range name the flag and the range, and nothing is written.
- */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initStateDict, type NetworkSpec } from '@rpg/checkpoint-harvest';
 import { Rng, writeSafetensorsFile } from '@rpg/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageCli, useTempDir } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 
-const CLI = join(import.meta.dirname, '..', 'bin', 'cli.mjs');
-const run = (args: string[]) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+const cli = packageCli(import.meta.dirname, { timeout: 60_000 });
+const run = (args: string[]) => cli(...args);
 
 const spec: NetworkSpec = { type: 'mlp', sizes: [784, 10] };
-let root = '';
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'rpg-malformed-eval-'));
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const root = useTempDir('rpg-malformed-eval-');
 
 describe('rpg-evaluator, malformed input', () => {
   it('accuracy: a NaN model is reported as non-finite, not scored; exit 1', async () => {
-    const dir = join(root, 'models');
+    const dir = join(root(), 'models');
     await mkdir(dir);
     const good = initStateDict(spec, new Rng(1));
     const nan = initStateDict(spec, new Rng(2));
     (nan.get('0.weight')!.data as Float32Array).fill(Number.NaN, 0, 7);
     await writeSafetensorsFile(join(dir, 'm0.safetensors'), good);
     await writeSafetensorsFile(join(dir, 'm1.safetensors'), nan);
-    const specFile = join(root, 'spec.json');
+    const specFile = join(root(), 'spec.json');
     await writeFile(specFile, JSON.stringify(spec));
     const r = await run(['accuracy', '--network', specFile, '--test-size', '200', dir]);
     expect(r.code).toBe(1);
@@ -48,9 +32,9 @@ describe('rpg-evaluator, malformed input', () => {
   });
 
   it('out-of-range flags and oversized files: exit 1, the flag or file named, nothing written', async () => {
-    const out = join(root, 'never');
-    const o = ['--originals', root, '--generated', root, '--out', out];
-    const huge = join(root, 'huge-spec.json');
+    const out = join(root(), 'never');
+    const o = ['--originals', root(), '--generated', root(), '--out', out];
+    const huge = join(root(), 'huge-spec.json');
     await writeFile(huge, '');
     await truncate(huge, 5 * 1024 * 1024);
     const results = await Promise.all([
@@ -59,8 +43,8 @@ describe('rpg-evaluator, malformed input', () => {
       run(['evaluate', ...o, '--sigmas', '0.01,,0.05']),
       run(['evaluate', ...o, '--sigmas', '0.01,100']),
       run(['evaluate', ...o, '--title', 't'.repeat(201)]),
-      run(['accuracy', '--test-size', '10000', '--network', 'mlp', root]),
-      run(['accuracy', '--network', huge, root]),
+      run(['accuracy', '--test-size', '10000', '--network', 'mlp', root()]),
+      run(['accuracy', '--network', huge, root()]),
     ]);
     const expected = [
       '--seed must be an integer in 0…4294967295, got "-1"',

@@ -1,5 +1,6 @@
 import { Rng, type StateDict, type TensorEntry } from '@rpg/core';
 import { describe, expect, it } from 'vitest';
+import { flattenParams } from '../src/model-tensors.js';
 import {
   addNormalizedNoise,
   fitNoiseStats,
@@ -7,7 +8,6 @@ import {
   noiseModel,
   noiseSource,
 } from '../src/noise-baseline.js';
-import { flattenParams } from '../src/params.js';
 
 const f32 = (shape: number[], data: number[] | Float32Array): TensorEntry => ({
   dtype: 'F32',

@@ -1,46 +1,14 @@
-import {
-  type Dataset,
-  initStateDict,
-  type NetworkSpec,
-  predict,
-  syntheticDataset,
-} from '@rpg/checkpoint-harvest';
-import { loadBackend, Rng, type StateDict, tf } from '@rpg/core';
+import { type Dataset, type NetworkSpec, predict, syntheticDataset } from '@rpg/checkpoint-harvest';
+import { randomModel, twoConvCnn, twoStageResnet } from '@rpg/checkpoint-harvest/test-fixtures';
+import { loadBackend, tf } from '@rpg/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { predictModels, TestSetPredictor } from '../src/predict-batch.js';
 
 const MLP: NetworkSpec = { type: 'mlp', sizes: [64, 24, 16, 5] };
-const CNN: NetworkSpec = {
-  type: 'cnn',
-  inputShape: [8, 8, 1],
-  conv: [
-    { out: 4, kernel: 3, padding: 1, bias: false, pool: true },
-    { out: 6, kernel: 3, padding: 1, bias: false },
-  ],
-  numClasses: 5,
-};
-const RESNET: NetworkSpec = {
-  type: 'resnet',
-  inputShape: [8, 8, 1],
-  stem: { out: 4, kernel: 3, padding: 1 },
-  stages: [
-    { out: 4, blocks: 1 },
-    { out: 6, blocks: 1, stride: 2 },
-  ],
-  numClasses: 5,
-};
-
-/** Random weights and, for BatchNorm, random running statistics (so eval mode is really exercised). */
-function randomModel(spec: NetworkSpec, seed: number): StateDict {
-  const rng = new Rng(seed);
-  const sd = initStateDict(spec, rng.fork('init'));
-  for (const [name, e] of sd) {
-    if (name.endsWith('running_mean') || name.endsWith('bn1.bias'))
-      e.data = rng.normalArray(e.data.length, 0, 0.3);
-    if (name.endsWith('running_var')) e.data = rng.uniformArray(e.data.length, 0.5, 2);
-  }
-  return sd;
-}
+const CNN = twoConvCnn([8, 8, 1], [4, 6], 5);
+const RESNET = twoStageResnet([8, 8, 1], [4, 6], 5);
+/** Running statistics and the first BatchNorm's shift drawn afresh. */
+const STATISTICS = { shift: /running_mean$|bn1\.bias$/, scale: /running_var$/ };
 
 let data: Dataset;
 beforeAll(async () => {
@@ -51,7 +19,7 @@ beforeAll(async () => {
 describe('TestSetPredictor', () => {
   for (const spec of [MLP, CNN, RESNET]) {
     it(`gives checkpoint-harvest's predictions for every ${spec.type} model, in batches`, () => {
-      const models = Array.from({ length: 7 }, (_, i) => randomModel(spec, 10 + i));
+      const models = Array.from({ length: 7 }, (_, i) => randomModel(spec, 10 + i, STATISTICS));
       const expected = models.map((sd) => predict(spec, sd, data.test.x, data.test.n));
       const before = tf.memory().numTensors;
       // 7 models in stacks of 3 (3 + 3 + 1), 500 samples in chunks of 130 (130·3 + 110)
@@ -68,7 +36,7 @@ describe('TestSetPredictor', () => {
   }
 
   it('rejects a model that does not fit the network, and use after dispose', () => {
-    const good = randomModel(MLP, 1);
+    const good = randomModel(MLP, 1, STATISTICS);
     const bad = new Map(good);
     bad.delete('4.bias');
     const wrongShape = new Map(good);

@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { harvestRun, percentCorrect, predict, syntheticDataset, taskDataset } from '@rpg/checkpoint-harvest';
-import { loadBackend, type StateDict } from '@rpg/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StateDict } from '@rpg/core';
+import { useBackend, useTempDir } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { renderToPng, requireChromium } from '../src/render-check.js';
 import { evaluateTasks, modelStats, summarizeSplit } from '../src/task-evaluate.js';
 import { renderTaskReportHtml, writeTaskReport } from '../src/task-report-html.js';
@@ -33,15 +33,9 @@ async function trained(positive: number[], seed: number): Promise<StateDict[]> {
   return r.checkpoints.map((c) => c.stateDict);
 }
 
-let dir: string;
+useBackend();
+const dir = useTempDir('rpg-task-report-');
 let report: TaskReport;
-beforeAll(async () => {
-  await loadBackend({ log: null });
-  dir = await mkdtemp(join(tmpdir(), 'rpg-task-report-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 describe('per-task evaluation', () => {
   it('scores each task’s models on that task’s labels', async () => {
@@ -165,9 +159,9 @@ describe('per-task report page', () => {
 
   it('renders in headless Chromium', async () => {
     const chromium = requireChromium();
-    const { html, json } = await writeTaskReport(dir, report);
+    const { html, json } = await writeTaskReport(dir(), report);
     expect(parseTaskReport(JSON.parse(await readFile(json, 'utf8'))).tasks).toHaveLength(2);
-    const { bytes } = await renderToPng(html, join(dir, 'report.png'), {
+    const { bytes } = await renderToPng(html, join(dir(), 'report.png'), {
       chromium,
       width: 1100,
       height: 1400,

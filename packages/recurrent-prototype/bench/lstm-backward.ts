@@ -1,26 +1,22 @@
 // LSTM forward + backward: the layer with its own backward pass against the op-by-op recorded formulation it
 // replaced, alternating the two in one process; median ms per pass. Last line: one JSON object.
-import { parseArgs } from 'node:util';
-import { loadBackend, Rng, tf } from '@rpg/core';
+import { loadBackend, median, Rng, tf } from '@rpg/core';
+import { benchFlags } from '@rpg/core/cli-kit';
 import { LstmStack, ParamStore } from '../src/index.js';
-import { tapedLstmLayer } from '../test/lstm-reference.js';
+import { tapedLstmStack } from '../test/lstm-reference.js';
 
 const HELP = `tsx bench/lstm-backward.ts [--lengths 201,1024] [--batch 2] [--d 128] [--rounds 5]
   Times one forward + backward pass of a 2-layer LSTM (loss: a fixed projection of the outputs), alternating
   the hand-written backward pass and the op-by-op recorded one. The last line is one JSON object.`;
-const { values: args } = parseArgs({
-  options: {
+const args = benchFlags(
+  {
     lengths: { type: 'string', default: '201,1024' },
     batch: { type: 'string', default: '2' },
     d: { type: 'string', default: '128' },
     rounds: { type: 'string', default: '5' },
-    help: { type: 'boolean', short: 'h', default: false },
   },
-});
-if (args.help) {
-  console.log(HELP);
-  process.exit(0);
-}
+  HELP,
+);
 const [batch, d, rounds] = [args.batch, args.d, args.rounds].map(Number) as [number, number, number];
 const lengths = args.lengths.split(',').map(Number);
 if (![batch, d, rounds, ...lengths].every((n) => Number.isInteger(n) && n > 0)) {
@@ -29,22 +25,9 @@ if (![batch, d, rounds, ...lengths].every((n) => Number.isInteger(n) && n > 0)) 
 }
 
 await loadBackend({ log: null });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const store = new ParamStore();
 const lstm = new LstmStack(2, d, store, new Rng(0));
-const taped = (x: tf.Tensor3D) => {
-  let seq = x;
-  for (let l = 0; l < 2; l++) {
-    const w = (n: string) => store.get(`lstm.${l}.${n}`);
-    seq = tapedLstmLayer(
-      seq,
-      w('weight_ih') as tf.Tensor2D,
-      w('weight_hh') as tf.Tensor2D,
-      w('bias') as tf.Tensor1D,
-    );
-  }
-  return seq;
-};
+const taped = (x: tf.Tensor3D) => tapedLstmStack(store, x, 2);
 const result: Record<number, { ownBackwardMs: number; tapedMs: number; speedup: number }> = {};
 for (const len of lengths) {
   const x = tf.randomNormal([batch, len, d], 0, 1, 'float32', 1) as tf.Tensor3D;

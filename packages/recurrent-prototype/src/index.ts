@@ -1,11 +1,11 @@
 export * from './attention-memory.js';
 export * from './config.js';
+export { dense, gelu, layerNorm, rmsNorm, silu } from './dense-and-norms.js';
+export { GatedMlpStack } from './gated-mlp.js';
 export * from './inspect.js';
 export { LstmStack } from './lstm.js';
 export { Mamba2Block, type Mamba2Options, Mamba2Stack } from './mamba2.js';
-export { GatedMlpStack } from './none.js';
-export { dense, gelu, layerNorm, rmsNorm, silu } from './ops.js';
-export { ParamStore } from './params.js';
+export { ParamStore } from './param-store.js';
 export * from './position-embedding.js';
 export * from './prototype-model.js';
 export * from './sequence-model.js';

@@ -1,4 +1,4 @@
-import { Rng, tf } from '@rpg/core';
+import { medianMs, Rng, tf } from '@rpg/core';
 import type { PrototypeConfig } from './config.js';
 import type { TokenPosition } from './position-embedding.js';
 import { PrototypeModel } from './prototype-model.js';
@@ -24,11 +24,6 @@ export interface Measurement {
   forwardBackwardMs: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 /**
  * Builds a model and times it: `repeats` forward passes and `repeats` forward+backward passes (loss = a fixed
  * random projection of the prototypes) after one warm-up of each. Nothing is left allocated.
@@ -52,16 +47,7 @@ export function measurePrototypeModel(
       );
       value.dataSync();
     });
-  const time = (f: () => void) => {
-    f();
-    const ms: number[] = [];
-    for (let r = 0; r < repeats; r++) {
-      const t0 = performance.now();
-      f();
-      ms.push(performance.now() - t0);
-    }
-    return median(ms);
-  };
+  const time = (f: () => void) => medianMs(f, repeats);
   try {
     return {
       model: model.config.model,

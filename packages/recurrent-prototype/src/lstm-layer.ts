@@ -1,5 +1,5 @@
 import { tf } from '@rpg/core';
-import { dense } from './ops.js';
+import { dense } from './dense-and-norms.js';
 
 /**
  * One LSTM layer over a whole sequence as one differentiable op (gate columns i, f, o, g):

@@ -1,6 +1,6 @@
 import { type Rng, tf } from '@rpg/core';
 import { lstmLayer } from './lstm-layer.js';
-import type { ParamStore } from './params.js';
+import type { ParamStore } from './param-store.js';
 
 interface LstmLayer {
   wIh: tf.Variable;

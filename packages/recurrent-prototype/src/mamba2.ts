@@ -1,6 +1,6 @@
 import { type Rng, tf } from '@rpg/core';
-import { dense, rmsNorm, silu } from './ops.js';
-import type { ParamStore } from './params.js';
+import { dense, rmsNorm, silu } from './dense-and-norms.js';
+import type { ParamStore } from './param-store.js';
 import { chunkedScan, sequentialScan } from './ssd-scan.js';
 
 export interface Mamba2Options {

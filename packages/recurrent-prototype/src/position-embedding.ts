@@ -1,5 +1,5 @@
 import { type Rng, tf } from '@rpg/core';
-import type { ParamStore } from './params.js';
+import type { ParamStore } from './param-store.js';
 
 /** Where a token row sits in the network: the tokenizer's `tokenPositions()` gives one per token. */
 export interface TokenPosition {

@@ -2,7 +2,7 @@ import { type Rng, type TensorEntry, tf } from '@rpg/core';
 import { gateMask, TaskEmbedding } from '@rpg/task-embedding';
 import { checkAttentionMemory, defaultAttentionMemoryMB } from './attention-memory.js';
 import { type PrototypeConfig, type ResolvedPrototypeConfig, resolvePrototypeConfig } from './config.js';
-import { ParamStore } from './params.js';
+import { ParamStore } from './param-store.js';
 import { PositionEmbedding, StateEmbedding, type TokenPosition } from './position-embedding.js';
 import { createSequenceModel, type SequenceModel } from './sequence-model.js';
 

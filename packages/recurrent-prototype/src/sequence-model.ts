@@ -1,10 +1,10 @@
 import type { Rng, tf } from '@rpg/core';
 import { defaultAttentionMemoryMB } from './attention-memory.js';
 import type { ResolvedPrototypeConfig } from './config.js';
+import { GatedMlpStack } from './gated-mlp.js';
 import { LstmStack } from './lstm.js';
 import { Mamba2Stack } from './mamba2.js';
-import { GatedMlpStack } from './none.js';
-import type { ParamStore } from './params.js';
+import type { ParamStore } from './param-store.js';
 import { TransformerStack } from './transformer.js';
 
 /** Maps the input sequence `[B, L, d]` to prototypes `[B, L, d]`. */

@@ -1,7 +1,7 @@
 import { type Rng, tf } from '@rpg/core';
 import { checkAttentionMemory, defaultAttentionMemoryMB } from './attention-memory.js';
-import { dense, gelu, layerNorm } from './ops.js';
-import type { ParamStore } from './params.js';
+import { dense, gelu, layerNorm } from './dense-and-norms.js';
+import type { ParamStore } from './param-store.js';
 
 interface TransformerLayer {
   ln1g: tf.Variable;

@@ -1,6 +1,7 @@
 import { totalmem } from 'node:os';
-import { loadBackend, Rng, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   AttentionMemoryError,
   attentionBytes,
@@ -12,9 +13,7 @@ import {
 } from '../src/index.js';
 import { positions } from './helpers.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const shape = { layers: 2, heads: 4, batch: 2 };
 

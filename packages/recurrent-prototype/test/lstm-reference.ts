@@ -1,5 +1,6 @@
 import { tf } from '@rpg/core';
-import { dense } from '../src/ops.js';
+import { dense } from '../src/dense-and-norms.js';
+import type { ParamStore } from '../src/index.js';
 
 /**
  * The step-by-step LSTM layer whose every op is recorded for autodiff: the formulation `lstmLayer` replaces,
@@ -28,4 +29,19 @@ export function tapedLstmLayer(
     outs.push(h);
   }
   return tf.stack(outs, 1) as tf.Tensor3D;
+}
+
+/** A stack of `layers` taped layers over the weights of an `LstmStack` in `store` (`lstm.<l>.*`). */
+export function tapedLstmStack(store: ParamStore, x: tf.Tensor3D, layers: number): tf.Tensor3D {
+  let seq = x;
+  for (let l = 0; l < layers; l++) {
+    const w = (n: string) => store.get(`lstm.${l}.${n}`);
+    seq = tapedLstmLayer(
+      seq,
+      w('weight_ih') as tf.Tensor2D,
+      w('weight_hh') as tf.Tensor2D,
+      w('bias') as tf.Tensor1D,
+    );
+  }
+  return seq;
 }

@@ -1,12 +1,11 @@
-import { loadBackend, Rng, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { LstmStack, ParamStore } from '../src/index.js';
 import { maxAbs, maxAbsDiff } from './helpers.js';
-import { tapedLstmLayer } from './lstm-reference.js';
+import { tapedLstmStack } from './lstm-reference.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const D = 16;
 
@@ -16,19 +15,7 @@ function build(seed: number) {
 }
 
 /** The same two-layer stack, recorded op by op. */
-function tapedForward(store: ParamStore, x: tf.Tensor3D): tf.Tensor3D {
-  let seq = x;
-  for (let l = 0; l < 2; l++) {
-    const w = (n: string) => store.get(`lstm.${l}.${n}`);
-    seq = tapedLstmLayer(
-      seq,
-      w('weight_ih') as tf.Tensor2D,
-      w('weight_hh') as tf.Tensor2D,
-      w('bias') as tf.Tensor1D,
-    );
-  }
-  return seq;
-}
+const tapedForward = (store: ParamStore, x: tf.Tensor3D) => tapedLstmStack(store, x, 2);
 
 /** Gradients of a fixed random projection of the outputs, by the input and every weight. */
 function gradients(forward: (x: tf.Tensor3D) => tf.Tensor3D, store: ParamStore, x: tf.Tensor3D) {

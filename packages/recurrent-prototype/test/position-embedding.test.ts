@@ -1,5 +1,6 @@
-import { loadBackend, Rng, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   ParamStore,
   PositionEmbedding,
@@ -11,9 +12,7 @@ import {
 } from '../src/index.js';
 import { positions } from './helpers.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const row = (table: Float32Array, t: number, d: number) => Array.from(table.subarray(t * d, (t + 1) * d));
 

@@ -1,5 +1,6 @@
-import { loadBackend, Rng, type TensorEntry, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, type TensorEntry, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import {
   chunkedScan,
   createSequenceModel,
@@ -11,9 +12,7 @@ import {
 } from '../src/index.js';
 import { maxAbs, maxAbsDiff } from './helpers.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 function randomInputs(
   seed: number,

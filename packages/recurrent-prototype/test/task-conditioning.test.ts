@@ -1,5 +1,6 @@
-import { loadBackend, Rng, tf } from '@rpg/core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Rng, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   type PrototypeConfig,
   PrototypeModel,
@@ -8,9 +9,7 @@ import {
 } from '../src/index.js';
 import { maxAbsDiff } from './helpers.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 const D = 16;
 // 4 layers: 0 (6 tokens), 1 (6 tokens), 2 (6 tokens), 3 (2 tokens): 20 tokens, the head = layers 2 and 3.

@@ -1,18 +1,8 @@
-import { execFile } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageCli } from '@rpg/core/test-support';
 import { describe, expect, it } from 'vitest';
 import { splitTasks } from '../src/index.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cli.mjs');
-
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = packageCli(import.meta.dirname);
 
 describe('rpg-task-embedding CLI', () => {
   it('prints its help', async () => {

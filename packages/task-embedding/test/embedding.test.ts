@@ -1,11 +1,10 @@
-import { loadBackend, Rng, tf } from '@rpg/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, tf } from '@rpg/core';
+import { useBackend } from '@rpg/core/test-support';
+import { describe, expect, it } from 'vitest';
 import { gateMask, taskEmbeddingConfigSchema } from '../src/embedding-config.js';
 import { type ParamRegistry, TaskEmbedding } from '../src/embedding-net.js';
 
-beforeAll(async () => {
-  await loadBackend({ log: null });
-});
+useBackend();
 
 describe('task-embedding network', () => {
   it('maps [B, inputDim] task vectors to [B, d] embeddings, one row per task', () => {

@@ -3,7 +3,7 @@
  * This file parses and validates the arguments with light imports only, so `--help` and usage errors are quick;
  * the commands (which load @rpg/core and with it tfjs) are imported once the arguments are good.
  */
-import { parseCommandLine, positiveFlag, rejectFlags, runCli, UsageError } from '@rpg/core/cli-kit';
+import { parseToolCommand, positiveFlag, rejectFlags, runCli, UsageError } from '@rpg/core/cli-kit';
 import { z } from 'zod';
 import { DEFAULT_EPS, granularitySchema } from './config.js';
 
@@ -47,12 +47,9 @@ const tokenizeArgsSchema = z.object({
 });
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseCommandLine(argv, options);
-  const [command, ...rest] = positionals;
-  if (values.help || command === 'help' || argv.length === 0) {
-    process.stdout.write(HELP);
-    return;
-  }
+  const parsed = parseToolCommand(argv, options, HELP);
+  if (!parsed) return;
+  const { values, command, rest } = parsed;
   if (command === 'tokenize') {
     rejectFlags(values, ['tokens'], 'tokenize');
     if (rest.length === 0)

@@ -49,8 +49,8 @@ export function isIdentity(stats: TensorStats, transform: Transform): boolean {
   return transform === 'standard' && stats.mean === 0 && stats.std === 1;
 }
 
-/** Encodes src[srcStart .. srcStart+length) into dst[dstStart ..). */
-export function encodeRun(
+/** A run of values: src[srcStart .. srcStart+length) into dst[dstStart ..), by the map of `stats` and `transform`. */
+type Run = [
   src: ArrayLike<number>,
   srcStart: number,
   length: number,
@@ -58,29 +58,28 @@ export function encodeRun(
   dstStart: number,
   stats: TensorStats,
   transform: Transform,
+];
+
+/** Maps a run through the codec's `forward` (encode) or `inverse` (decode); the identity copies bit for bit. */
+function mapRun(
+  way: keyof ValueCodec,
+  ...[src, srcStart, length, dst, dstStart, stats, transform]: Run
 ): void {
   if (isIdentity(stats, transform)) {
-    for (let i = 0; i < length; i++) dst[dstStart + i] = src[srcStart + i]!;
+    if (src instanceof Float32Array) dst.set(src.subarray(srcStart, srcStart + length), dstStart);
+    else for (let i = 0; i < length; i++) dst[dstStart + i] = src[srcStart + i]!;
     return;
   }
-  const codec = codecFor(stats, transform);
-  for (let i = 0; i < length; i++) dst[dstStart + i] = codec.forward(src[srcStart + i]!);
+  const map = codecFor(stats, transform)[way];
+  for (let i = 0; i < length; i++) dst[dstStart + i] = map(src[srcStart + i]!);
+}
+
+/** Encodes src[srcStart .. srcStart+length) into dst[dstStart ..). */
+export function encodeRun(...run: Run): void {
+  mapRun('forward', ...run);
 }
 
 /** Decodes src[srcStart .. srcStart+length) into dst[dstStart ..). */
-export function decodeRun(
-  src: Float32Array,
-  srcStart: number,
-  length: number,
-  dst: Float32Array,
-  dstStart: number,
-  stats: TensorStats,
-  transform: Transform,
-): void {
-  if (isIdentity(stats, transform)) {
-    dst.set(src.subarray(srcStart, srcStart + length), dstStart);
-    return;
-  }
-  const codec = codecFor(stats, transform);
-  for (let i = 0; i < length; i++) dst[dstStart + i] = codec.inverse(src[srcStart + i]!);
+export function decodeRun(...run: Run): void {
+  mapRun('inverse', ...run);
 }

@@ -1,22 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Rng, readSafetensorsFile, writeSafetensorsFile } from '@rpg/core';
+import { packageCli } from '@rpg/core/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTokens } from '../src/index.js';
 import { convNetCheckpoint, expectSameStateDict } from './helpers.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cli.mjs');
-
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = packageCli(import.meta.dirname);
 
 let root = '';
 const names = ['ckpt-2', 'ckpt-10', 'ckpt-1']; // natural order: 1, 2, 10

@@ -22,6 +22,10 @@ const rng = new Rng(7);
 const checkpoints = Array.from({ length: 5 }, () => convNetCheckpoint(rng));
 const files = checkpoints.map((_, i) => ({ path: '', name: `ckpt-${i}.safetensors` }));
 
+/** Tokenizes the test checkpoints in tokens of 16 into `out` (state files and tokens.safetensors). */
+const tokenizeInto = (out: string) =>
+  tokenizeFiles(files, { tokenSize: 16 }, { stateDir: out, tokensPath: join(out, 'tokens.safetensors') });
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rpg-tokenize-files-'));
   for (const [i, ckpt] of checkpoints.entries()) {
@@ -62,11 +66,7 @@ describe('tokenizeFiles (one checkpoint at a time)', () => {
 
   it('reads token rows from the file exactly as they are in memory', async () => {
     const out = join(dir, 'rows');
-    await tokenizeFiles(
-      files,
-      { tokenSize: 16 },
-      { stateDir: out, tokensPath: join(out, 'tokens.safetensors') },
-    );
+    await tokenizeInto(out);
     const all = await readTokens(join(out, 'tokens.safetensors'));
     const memory = tokenRowsInMemory(all.tokens, all.count, all.numTokens, all.tokenSize);
     const file = await TokenRowsFile.open(join(out, 'tokens.safetensors'));
@@ -91,11 +91,7 @@ describe('tokenizeFiles (one checkpoint at a time)', () => {
 
   it('refuses a tokens file whose size does not match its header, naming the file', async () => {
     const out = join(dir, 'cut');
-    await tokenizeFiles(
-      files,
-      { tokenSize: 16 },
-      { stateDir: out, tokensPath: join(out, 'tokens.safetensors') },
-    );
+    await tokenizeInto(out);
     const path = join(out, 'tokens.safetensors');
     await truncate(path, (await readFile(path)).length - 64);
     await expect(TokenRowsFile.open(path)).rejects.toThrow(new RegExp(`${path}: .*beyond the data buffer`));

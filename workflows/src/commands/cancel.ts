@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { connectClient } from '../client.js';
 import { temporalSettings } from '../temporal-settings.js';
-import { HELP_OPTION, parseCommand, UsageError } from './common.js';
+import { commandArgs, printHelp, UsageError } from './common.js';
 
 export const help = `rpg cancel <workflowId> [--no-wait]
     Cancels a pipeline: running stages stop at their next step (training keeps its last checkpoint), and the
@@ -10,18 +9,8 @@ export const help = `rpg cancel <workflowId> [--no-wait]
 `;
 
 export async function cancel(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('cancel', () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { 'no-wait': { type: 'boolean' }, ...HELP_OPTION },
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const { values, positionals } = commandArgs('cancel', argv, { 'no-wait': { type: 'boolean' } });
+  if (values.help) return printHelp(help);
   if (positionals.length !== 1)
     throw new UsageError('rpg cancel takes one workflow id (rpg start and rpg run print it)');
   const settings = temporalSettings();

@@ -1,7 +1,9 @@
 /** What the `rpg` subcommands share: where the user is, usage errors, the Temporal runtime's logging. */
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { storeDirProblem } from '@rpg/core';
+import type { CliOptions, ParsedCommandLine } from '@rpg/core/cli-kit';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
 /** An error whose message is the whole story (no stack trace for the user). */
@@ -109,4 +111,24 @@ export function interrupted(): { promise: Promise<NodeJS.Signals>; dispose(): vo
     };
   });
   return { promise, dispose: () => dispose() };
+}
+
+/**
+ * Parses a command's arguments: its `options` and `--help` (strict), positionals allowed; an unknown option or a
+ * missing value becomes a UsageError naming it.
+ */
+export function commandArgs<O extends CliOptions>(
+  command: string,
+  argv: string[],
+  options: O,
+): ParsedCommandLine<O & typeof HELP_OPTION> {
+  return parseCommand(command, () =>
+    parseArgs({ args: argv, allowPositionals: true, strict: true, options: { ...options, ...HELP_OPTION } }),
+  );
+}
+
+/** Prints a command's help; its exit code. */
+export function printHelp(help: string): 0 {
+  process.stdout.write(help);
+  return 0;
 }

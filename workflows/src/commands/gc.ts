@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { ArtifactStore, applyGc, describeGc, KEEP_TRAIN_STATES, planGc } from '@rpg/core';
-import { HELP_OPTION, parseCommand, storeOption, UsageError } from './common.js';
+import { commandArgs, printHelp, storeOption, UsageError } from './common.js';
 
 export const help = `rpg gc [--store <dir>] [--delete]
     Lists what the artifact store holds that no run needs any more, and with --delete removes it:
@@ -15,18 +14,11 @@ export const help = `rpg gc [--store <dir>] [--delete]
 `;
 
 export async function gc(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('gc', () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { store: { type: 'string' }, delete: { type: 'boolean' }, ...HELP_OPTION },
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const { values, positionals } = commandArgs('gc', argv, {
+    store: { type: 'string' },
+    delete: { type: 'boolean' },
+  });
+  if (values.help) return printHelp(help);
   if (positionals.length > 0) throw new UsageError(`rpg gc takes no arguments, got "${positionals[0]}"`);
   const store = new ArtifactStore(await storeOption(values.store));
   const items = await planGc(store);

@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import { loadBackend, terminalProgress } from '@rpg/core';
 import { loadExperiment } from '../experiment.js';
 import { runPipelineLocal } from '../run-local.js';
 import { runUnseenLocal } from '../run-unseen-local.js';
 import { summarizeReport } from '../summary.js';
 import { summarizeTaskReport } from '../unseen-figures.js';
-import { HELP_OPTION, parseCommand, storeOption, UsageError, userPath } from './common.js';
+import { commandArgs, printHelp, storeOption, UsageError, userPath } from './common.js';
 
 export const help = `rpg local <config.json> [--store <dir>]
     Runs the whole pipeline of an experiment config in this process, stage by stage, without Temporal:
@@ -21,18 +20,8 @@ export const help = `rpg local <config.json> [--store <dir>]
 `;
 
 export async function local(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('local', () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { store: { type: 'string' }, ...HELP_OPTION },
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const { values, positionals } = commandArgs('local', argv, { store: { type: 'string' } });
+  if (values.help) return printHelp(help);
   if (positionals.length !== 1)
     throw new UsageError('rpg local takes exactly one config file, e.g. rpg local examples/mnist-mlp.json');
   const experiment = await loadExperiment(userPath(positionals[0]!));

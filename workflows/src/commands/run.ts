@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Report, TaskReport } from '@rpg/evaluator';
 import { type DevServer, startDevServer } from '@rpg/infra';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
@@ -13,12 +12,12 @@ import { temporalSettings, workflowUrl } from '../temporal-settings.js';
 import { summarizeTaskReport } from '../unseen-figures.js';
 import { connectWorker, createPipelineWorkers, runWorkers } from '../worker.js';
 import {
+  commandArgs,
   dbOption,
-  HELP_OPTION,
   heartbeatTimeoutOption,
   installTemporalRuntime,
   interrupted,
-  parseCommand,
+  printHelp,
   storeOption,
   UsageError,
   userPath,
@@ -87,24 +86,13 @@ function watch(handle: PipelineHandle<WorkflowResult>, stream: NodeJS.WriteStrea
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('run', () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        store: { type: 'string' },
-        db: { type: 'string' },
-        'no-worker': { type: 'boolean' },
-        'heartbeat-timeout': { type: 'string' },
-        ...HELP_OPTION,
-      },
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const { values, positionals } = commandArgs('run', argv, {
+    store: { type: 'string' },
+    db: { type: 'string' },
+    'no-worker': { type: 'boolean' },
+    'heartbeat-timeout': { type: 'string' },
+  });
+  if (values.help) return printHelp(help);
   if (positionals.length !== 1)
     throw new UsageError('rpg run takes one config file, e.g. rpg run examples/mnist-mlp.json');
   // A bad field, flag or store fails here, before anything starts or is written.

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { startDevServer } from '@rpg/infra';
-import { dbOption, HELP_OPTION, interrupted, parseCommand, UsageError } from './common.js';
+import { commandArgs, dbOption, interrupted, printHelp, UsageError } from './common.js';
 
 export const help = `rpg server [--db <file>] [--port 7233] [--ui-port 8233]
     Starts the local Temporal dev server alone (for the Web UI, or for workers and clients in other terminals),
@@ -18,23 +17,12 @@ function port(name: string, value: string): number {
 }
 
 export async function server(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('server', () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        db: { type: 'string' },
-        port: { type: 'string' },
-        'ui-port': { type: 'string' },
-        ...HELP_OPTION,
-      },
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const { values, positionals } = commandArgs('server', argv, {
+    db: { type: 'string' },
+    port: { type: 'string' },
+    'ui-port': { type: 'string' },
+  });
+  if (values.help) return printHelp(help);
   if (positionals.length > 0) throw new UsageError(`rpg server takes no arguments, got "${positionals[0]}"`);
   const ports = {
     port: port('port', values.port ?? '7233'),

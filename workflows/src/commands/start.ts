@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { connectClient, type StartedPipeline, startPipeline, type WorkflowResult } from '../client.js';
 import { type Experiment, experimentWorkflowId, loadExperiment, workflowTypeOf } from '../experiment.js';
 import { type TemporalSettings, temporalSettings, workflowUrl } from '../temporal-settings.js';
-import { HELP_OPTION, heartbeatTimeoutOption, parseCommand, UsageError, userPath } from './common.js';
+import { commandArgs, heartbeatTimeoutOption, printHelp, UsageError, userPath } from './common.js';
 
 export const help = `rpg start <config.json> [--heartbeat-timeout <duration>]
     Validates the config, then starts its pipeline on Temporal (or attaches to the run already going for the same
@@ -56,18 +55,8 @@ export function failureMessage(err: unknown): string {
 }
 
 export async function start(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('start', () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { 'heartbeat-timeout': { type: 'string' }, ...HELP_OPTION },
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const { values, positionals } = commandArgs('start', argv, { 'heartbeat-timeout': { type: 'string' } });
+  if (values.help) return printHelp(help);
   if (positionals.length !== 1)
     throw new UsageError('rpg start takes one config file, e.g. rpg start examples/mnist-mlp.json');
   // Everything local first: a bad config or flag is named even when no server answers.

@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { connectClient, pipelineStatus } from '../client.js';
 import { DEFAULT_STALE_SECONDS, renderStatus } from '../progress-view.js';
 import { completedRunVerdict } from '../run-verdict.js';
 import { temporalSettings, workflowUrl } from '../temporal-settings.js';
-import { HELP_OPTION, parseCommand, secondsOption, UsageError } from './common.js';
+import { commandArgs, printHelp, secondsOption, UsageError } from './common.js';
 
 export const help = `rpg status <workflowId> [--json] [--stale-after <duration>]
     Shows a pipeline's progress: each stage's state and time, a progress bar for every running activity from
@@ -16,18 +15,11 @@ export const help = `rpg status <workflowId> [--json] [--stale-after <duration>]
 `;
 
 export async function status(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('status', () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { json: { type: 'boolean' }, 'stale-after': { type: 'string' }, ...HELP_OPTION },
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const { values, positionals } = commandArgs('status', argv, {
+    json: { type: 'boolean' },
+    'stale-after': { type: 'string' },
+  });
+  if (values.help) return printHelp(help);
   if (positionals.length !== 1)
     throw new UsageError('rpg status takes one workflow id (rpg start and rpg run print it)');
   const staleAfter =

@@ -1,12 +1,12 @@
-import { parseArgs } from 'node:util';
 import { terminalProgress } from '@rpg/core';
 import { temporalSettings } from '../temporal-settings.js';
 import { connectWorker, createPipelineWorkers, parseQueues, runWorkers } from '../worker.js';
 import {
-  HELP_OPTION,
+  commandArgs,
   installTemporalRuntime,
   interrupted,
   parseCommand,
+  printHelp,
   storeOption,
   UsageError,
 } from './common.js';
@@ -25,23 +25,12 @@ export const help = `rpg worker [--queues rpg-cpu,rpg-gpu] [--store <dir>] [--co
 `;
 
 export async function worker(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('worker', () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        queues: { type: 'string' },
-        store: { type: 'string' },
-        concurrency: { type: 'string' },
-        ...HELP_OPTION,
-      },
-    }),
-  );
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const { values, positionals } = commandArgs('worker', argv, {
+    queues: { type: 'string' },
+    store: { type: 'string' },
+    concurrency: { type: 'string' },
+  });
+  if (values.help) return printHelp(help);
   if (positionals.length > 0) throw new UsageError(`rpg worker takes no arguments, got "${positionals[0]}"`);
   const queues = parseCommand('worker', () => parseQueues(values.queues ?? 'rpg-cpu,rpg-gpu'));
   const concurrency = Number(values.concurrency ?? '1');

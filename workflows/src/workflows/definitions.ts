@@ -75,16 +75,19 @@ export interface ProgressView {
   resumeRef?: Ref;
 }
 
-export interface PipelineProgress {
+/** A workflow's progress record (the `progress` query's answer), over its stage names and artifact refs. */
+export interface WorkflowProgress<S extends string, R> {
   /** The running stage, or where the pipeline ended. */
-  stage: StageName | 'done' | 'failed' | 'cancelled';
-  stages: Record<StageName, StageProgress>;
+  stage: S | 'done' | 'failed' | 'cancelled';
+  stages: Record<S, StageProgress>;
   /** Training loss at the latest durable checkpoint (then the final one). */
   loss?: number;
   /** The latest durable training checkpoint. */
   resumeRef?: Ref;
-  refs: PipelineRefs;
+  refs: R;
 }
+
+export type PipelineProgress = WorkflowProgress<StageName, PipelineRefs>;
 
 export interface PipelineResult {
   name: string;
@@ -133,13 +136,7 @@ export interface UnseenRefs {
   report?: Ref;
 }
 
-export interface UnseenProgress {
-  stage: UnseenStageName | 'done' | 'failed' | 'cancelled';
-  stages: Record<UnseenStageName, StageProgress>;
-  loss?: number;
-  resumeRef?: Ref;
-  refs: UnseenRefs;
-}
+export type UnseenProgress = WorkflowProgress<UnseenStageName, UnseenRefs>;
 
 export interface UnseenPipelineResult {
   name: string;

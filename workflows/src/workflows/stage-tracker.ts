@@ -2,7 +2,7 @@ import { ApplicationFailure, setHandler } from '@temporalio/workflow';
 import { checkpointSignal, type ProgressView, progressQuery, type StageProgress } from './definitions.js';
 
 /** A workflow's progress record: its stages (one of them `train`), the running one, training's last checkpoint. */
-type Tracked<S extends string> = Omit<ProgressView, 'stages'> & {
+export type Tracked<S extends string> = Omit<ProgressView, 'stages'> & {
   stages: Record<S | 'train', StageProgress>;
 };
 

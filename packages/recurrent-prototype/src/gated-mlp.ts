@@ -1,6 +1,6 @@
 import { type Rng, tf } from '@rpg/core';
-import { dense, silu } from './ops.js';
-import type { ParamStore } from './params.js';
+import { dense, silu } from './dense-and-norms.js';
+import type { ParamStore } from './param-store.js';
 
 /**
  * The "no recurrent model" ablation: a per-token gated MLP, `x += W_o(SiLU(x W_g) ⊙ x W_u)` per layer (hidden
