@@ -41,6 +41,10 @@ export const TRAIN_CONFIG_FLAGS = {
   d: { path: ['prototype', 'd'], parse: intFlag('d', 2) },
   layers: { path: ['prototype', 'layers'], parse: intFlag('layers', 1) },
   position: { path: ['prototype', 'position'], parse: choiceFlag('position', ['2d', '1d', 'learnable']) },
+  'state-embedding': {
+    path: ['prototype', 'stateEmbedding'],
+    parse: choiceFlag('state-embedding', ['shared', 'per-position']),
+  },
   channels: { path: ['decoder', 'channels'], parse: channelsFlag },
   kernel: { path: ['decoder', 'kernel'], parse: intFlag('kernel', 1) },
   conditioning: {

@@ -43,6 +43,8 @@ Recurrent prototype model (train.prototype):
   --d <n>                   prototype width (default: the token size k)
   --layers <n>              sequence-model layers (default 2)
   --position <kind>         position embedding: 2d (default) | 1d | learnable
+  --state-embedding <kind>  shared (default, as RPG): one row per state added at every position | per-position:
+                            one row per state and token, so each run gets its own input at every token
   --states <mode>           permutation states: ${D.states} (default): one per training run, read from
                             <tokens>/tokens-meta.json or from checkpoint names that start with runNN- (as
                             rpg-checkpoint-harvest names them); checkpoint: one per training checkpoint

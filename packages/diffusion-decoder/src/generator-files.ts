@@ -10,8 +10,8 @@ import {
 } from '@rpg/core';
 import { tokenizerFingerprintSchema } from '@rpg/tokenizer';
 import { z } from 'zod';
+import { decoderConfigSchema } from './decoder-config.js';
 import { scheduleConfigSchema } from './schedule.js';
-import { decoderConfigSchema } from './token-decoder.js';
 import {
   buildGenerator,
   type GeneratorConfig,

@@ -1,63 +1,16 @@
 import { type Rng, type TensorEntry, tf } from '@rpg/core';
-import { z } from 'zod';
 import { BN_EPSILON, BN_MOMENTUM, batchNormTrain } from './batch-norm.js';
+import { type DecoderConfig, type DecoderConfigInput, decoderConfigSchema } from './decoder-config.js';
 import { noiseFromPrediction } from './parameterisation.js';
 import { defaultSchedule, type Schedule } from './schedule.js';
 import { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
 
+export {
+  type DecoderConfig,
+  type DecoderConfigInput,
+  decoderConfigSchema,
+} from './decoder-config.js';
 export { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
-
-export const decoderConfigSchema = z
-  .object({
-    /** k: values per token (the 1D signal length). */
-    tokenSize: z.number().int().positive(),
-    /** Width of the prototype vectors that condition the decoder. */
-    d: z.number().int().positive(),
-    /** Channel widths, first and last 1, symmetric, e.g. [1, 32, 64, 128, 64, 32, 1]. */
-    channels: z.array(z.number().int().positive()).min(3).default([1, 32, 64, 128, 64, 32, 1]),
-    /** Convolution width (odd, so 'same' padding is symmetric as in PyTorch's padding = kernel // 2). */
-    kernel: z.number().int().positive().default(7),
-    /**
-     * 'per-layer': every conv has its own condition Linear(d→k) and time MLP (default);
-     * 'shared': one of each for the whole network.
-     */
-    conditioning: z.enum(['per-layer', 'shared']).default('per-layer'),
-    /**
-     * What the network outputs: the noise ε (RPG's default), the clean token x₀, or v = √ᾱ·ε − √(1−ᾱ)·x₀.
-     * Samplers always see ε̂, converted from the output.
-     */
-    prediction: z.enum(['epsilon', 'x0', 'v']).default('epsilon'),
-  })
-  .superRefine((cfg, ctx) => {
-    const ch = cfg.channels;
-    if (ch[0] !== 1 || ch[ch.length - 1] !== 1) {
-      ctx.addIssue({ code: 'custom', path: ['channels'], message: 'channels must start and end with 1' });
-    }
-    if (ch.length % 2 === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['channels'],
-        message: 'channels needs an odd length (an even number of convs)',
-      });
-    }
-    for (let i = 0; i < ch.length; i++) {
-      if (ch[i] !== ch[ch.length - 1 - i]) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['channels'],
-          message: `channels must be symmetric, got [${ch.join(', ')}]`,
-        });
-        break;
-      }
-    }
-    if (cfg.kernel % 2 === 0)
-      ctx.addIssue({ code: 'custom', path: ['kernel'], message: 'kernel must be odd' });
-  });
-
-/** A resolved decoder configuration (every field present). */
-export type DecoderConfig = z.infer<typeof decoderConfigSchema>;
-/** What callers may pass: `channels`, `kernel` and `conditioning` have defaults. */
-export type DecoderConfigInput = z.input<typeof decoderConfigSchema>;
 
 /** A variable initialised from `initial`, which is disposed (the variable keeps its own reference to the data). */
 function ownedVariable(initial: tf.Tensor, trainable: boolean, name: string): tf.Variable {
@@ -264,7 +217,9 @@ export class TokenDecoder {
     const { tokenSize: k } = this.config;
     const n = proto.shape[0];
     const condAll = tf.add(tf.matMul(proto, this.condWeight), this.condBias); // [N, G·k]
-    // One reshape and one unstack give every group's [N, k, 1] (no transpose, no per-group reshape).
+    // One reshape and one unstack give every group's [N, k, 1] (no transpose, no per-group reshape). One group is
+    // a plain reshape: tfjs's gradient of an unstack with a single output fails.
+    if (this.groups === 1) return [tf.reshape(condAll, [n, k, 1]) as tf.Tensor3D];
     return tf.unstack(tf.reshape(condAll, [n, this.groups, k, 1]), 1) as tf.Tensor3D[];
   }
 
@@ -284,6 +239,7 @@ export class TokenDecoder {
     const hAct = tf.mul(h, tf.sigmoid(h)); // SiLU
     const hG = tf.transpose(tf.reshape(hAct, [m, G, k]), [1, 0, 2]); // [G, m, k]
     const timeAll = tf.add(tf.matMul(hG, this.fc2Weight as tf.Tensor3D), this.fc2Bias); // [G, m, k]
+    if (G === 1) return [tf.reshape(timeAll, [m, k, 1]) as tf.Tensor3D];
     return tf.unstack(tf.reshape(timeAll, [G, m, k, 1])) as tf.Tensor3D[];
   }
 

@@ -1,7 +1,7 @@
 import { MAX_SEED } from '@rpg/core';
 import { prototypeConfigSchema } from '@rpg/recurrent-prototype';
 import { z } from 'zod';
-import { decoderConfigSchema } from './token-decoder.js';
+import { decoderConfigSchema } from './decoder-config.js';
 import { TRAIN_DEFAULTS } from './train-defaults.js';
 
 const decoderDefaults = TRAIN_DEFAULTS.decoder;

@@ -331,9 +331,8 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<Train
         const rows = tf.tensor1d(pairRows, 'int32');
         const taskT = taskRows ? tf.tensor2d(taskRows, [groups.length, taskDim]) : undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const protos = prototype.forward(states, undefined, taskT); // [distinct (state, task), L, d]
-          const flat = tf.reshape(protos, [groups.length * L, config.prototype.d]);
-          const proto = tf.gather(flat, rows) as tf.Tensor2D;
+          // Rows of the [distinct (state, task) · L, d] prototypes.
+          const proto = prototype.rows(states, rows, taskT);
           return diffusionLoss(decoder, {
             x0: x0T,
             mask: maskT,

@@ -75,6 +75,22 @@ describe('trainGenerator + generate (toy network, 8 checkpoints, 300 parameters,
     expect(tf.memory().numTensors - before).toBeLessThanOrEqual(own + 4);
   });
 
+  it('trains the per-token model with per-position states and one shared conditioning', async () => {
+    const g = await trainGenerator(
+      options({
+        prototype: { model: 'none', d: 32, layers: 1, position: 'learnable', stateEmbedding: 'per-position' },
+        decoder: { tokenSize: k, channels: [1, 16, 32, 16, 1], kernel: 7, conditioning: 'shared' },
+        steps: 200,
+      }),
+    );
+    const h = g.lossHistory;
+    const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+    expect(mean(h.slice(-50))).toBeLessThan(0.5 * mean(h.slice(0, 20)));
+    // One state table row per (state, token): 8 states × 11 tokens × d 32.
+    expect(g.prototype.weights().get('embedding.state')?.shape).toEqual([8, toy.L, 32]);
+    disposeGenerator(g);
+  });
+
   it('generates parameters close to the training checkpoints, chunk by chunk', async () => {
     const { models, starts, states } = await generateAll(gen, 3, 11);
     expect(starts).toEqual([0, 4, 8]); // L = 11 rows in chunks of 4

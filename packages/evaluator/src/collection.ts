@@ -117,9 +117,9 @@ export async function readCollectionSources(inputs: readonly string[]): Promise<
 }
 
 /** The MNIST split a data set name from `loadMnist` stands for (`mnist-10k-seed<s>-test<n>`), else null. */
-export function mnistSplitOf(datasetName: string): { seed: number; testSize: number } | null {
-  const m = /^mnist-10k-seed(\d+)-test(\d+)$/.exec(datasetName);
-  return m ? { seed: Number(m[1]), testSize: Number(m[2]) } : null;
+export function mnistSplitOf(datasetName: string): { seed: number; testSize: number; pool: number } | null {
+  const m = /^mnist-10k-seed(\d+)-test(\d+)(?:-pool(\d+))?$/.exec(datasetName);
+  return m ? { seed: Number(m[1]), testSize: Number(m[2]), pool: m[3] ? Number(m[3]) : 1 } : null;
 }
 
 const sameSpec = (a: NetworkSpec, b: NetworkSpec) => JSON.stringify(a) === JSON.stringify(b);

@@ -183,7 +183,8 @@ describe('readModelCollection', () => {
   });
 
   it('parses MNIST split names', () => {
-    expect(mnistSplitOf('mnist-10k-seed3-test500')).toEqual({ seed: 3, testSize: 500 });
+    expect(mnistSplitOf('mnist-10k-seed3-test500')).toEqual({ seed: 3, testSize: 500, pool: 1 });
+    expect(mnistSplitOf('mnist-10k-seed0-test2000-pool2')).toEqual({ seed: 0, testSize: 2000, pool: 2 });
     expect(mnistSplitOf('synthetic-seed3')).toBeNull();
   });
 });

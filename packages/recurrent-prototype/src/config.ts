@@ -9,7 +9,7 @@ export interface PrototypeConfig {
   position: '2d' | '1d' | 'learnable';
   /** Mamba2 state size N (default 32). */
   dState?: number;
-  /** Mamba2 expansion, d_inner = expand·d (default 2). */
+  /** Mamba2 expansion, d_inner = expand·d; the per-token MLP's (`none`) hidden width expand·d (default 2). */
   expand?: number;
   /** Mamba2 causal conv width (default 4). */
   convWidth?: number;
@@ -19,6 +19,12 @@ export interface PrototypeConfig {
   heads?: number;
   /** Mamba2 SSD chunk length (default 64). */
   chunkSize?: number;
+  /**
+   * The permutation-state embedding: one row per state added at every position (`shared`, the method's; absent
+   * means this), or one row per state and position (`per-position`), so each state (training run) gets its own
+   * learnable input at every token instead of sharing the position embedding with the other runs.
+   */
+  stateEmbedding?: 'shared' | 'per-position';
   /** Task conditioning (unseen tasks): a task-embedding network whose output is added to the input. */
   task?: TaskEmbeddingConfigInput;
   /**
@@ -52,6 +58,8 @@ export const prototypeConfigSchema = z
     headDim: positiveInt('headDim').max(1024).default(64),
     heads: positiveInt('heads').max(64).default(4),
     chunkSize: positiveInt('chunkSize').max(4096).default(64),
+    /** Absent: 'shared' (kept absent, like `task`, so existing configs keep their keys). */
+    stateEmbedding: z.enum(['shared', 'per-position']).optional(),
     /** Absent: an unconditional model (no default, so configs without it keep their exact form and keys). */
     task: taskEmbeddingConfigSchema.optional(),
     /** Absent: the default cap (kept absent, like `task`, so existing configs keep their keys). */

@@ -4,13 +4,14 @@ import type { ParamStore } from './param-store.js';
 
 /**
  * The "no recurrent model" ablation: a per-token gated MLP, `x += W_o(SiLU(x W_g) ⊙ x W_u)` per layer (hidden
- * width 2d). Positions never interact, so each prototype sees only its own input (position + state embedding).
+ * width expand·d, 2d by default). Positions never interact, so each prototype sees only its own input (position + state embedding).
  */
 export class GatedMlpStack {
   private readonly layers: Record<'wg' | 'bg' | 'wu' | 'bu' | 'wo' | 'bo', tf.Variable>[] = [];
+  readonly positionwise = true;
 
-  constructor(layers: number, d: number, store: ParamStore, rng: Rng, prefix = 'mlp') {
-    const hidden = 2 * d;
+  constructor(layers: number, d: number, store: ParamStore, rng: Rng, prefix = 'mlp', expand = 2) {
+    const hidden = expand * d;
     const bIn = 1 / Math.sqrt(d);
     const bOut = 1 / Math.sqrt(hidden);
     for (let l = 0; l < layers; l++) {

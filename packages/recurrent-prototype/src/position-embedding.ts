@@ -90,29 +90,56 @@ export class PositionEmbedding {
   }
 }
 
+/** Largest per-position state table (states × tokens × d values) a model may hold: 256 MB of F32 before its
+ * optimizer moments, gradient and weight average (about five copies in training). */
+export const MAX_STATE_TABLE_VALUES = 64 * 1024 * 1024;
+
 /**
- * Permutation-state embedding: one learnable row per training checkpoint / run, `[numStates, d]`, every entry
- * initialised to `1/d`. `forward(states)` gathers the rows, `[B, d]`.
+ * The permutation-state embedding: one learnable row per state, initialised to 1/d as in the method and added at
+ * every position, or (`perPosition`) one per state and position, `[numStates, L, d]` (see
+ * `PrototypeConfig.stateEmbedding`).
  */
 export class StateEmbedding {
   readonly numStates: number;
   private readonly table: tf.Variable;
 
-  constructor(numStates: number, d: number, store: ParamStore, prefix = 'embedding') {
+  constructor(
+    numStates: number,
+    d: number,
+    store: ParamStore,
+    prefix = 'embedding',
+    perPosition?: { tokens: number; rng: Rng },
+  ) {
+    const tokens = perPosition?.tokens;
+    const rng = perPosition?.rng;
     if (!Number.isInteger(numStates) || numStates < 1) {
       throw new Error(`numStates must be a positive integer (one per checkpoint or run), got ${numStates}`);
     }
+    if (tokens !== undefined && numStates * tokens * d > MAX_STATE_TABLE_VALUES) {
+      throw new Error(
+        `a per-position state embedding of ${numStates} states × ${tokens} tokens × d ${d} is ` +
+          `${((numStates * tokens * d * 4) / 2 ** 20).toFixed(0)} MiB, over the ` +
+          `${(MAX_STATE_TABLE_VALUES * 4) / 2 ** 20} MiB cap: use one state per run (states "run"), a larger ` +
+          'token size, or stateEmbedding "shared"',
+      );
+    }
     this.numStates = numStates;
-    this.table = store.fill(`${prefix}.state`, [numStates, d], 1 / d);
+    // A per-position table starts random, N(0, ½) like the learnable positions: the prototypes of two states
+    // then differ at every token from the first step, where a constant start would leave them equal.
+    this.table =
+      tokens === undefined
+        ? store.fill(`${prefix}.state`, [numStates, d], 1 / d)
+        : store.normal(`${prefix}.state`, [numStates, tokens, d], Math.SQRT1_2, rng!);
   }
 
-  forward(states: readonly number[]): tf.Tensor2D {
+  /** `[B, d]` for a shared table (add it at every position), `[B, L, d]` for a per-position one. */
+  forward(states: readonly number[]): tf.Tensor2D | tf.Tensor3D {
     if (states.length === 0) throw new Error('states must name at least one permutation state');
     for (const s of states) {
       if (!Number.isInteger(s) || s < 0 || s >= this.numStates) {
         throw new Error(`permutation state ${s} is out of range: use an integer in [0, ${this.numStates})`);
       }
     }
-    return tf.gather(this.table, tf.tensor1d(Int32Array.from(states), 'int32')) as tf.Tensor2D;
+    return tf.gather(this.table, tf.tensor1d(Int32Array.from(states), 'int32')) as tf.Tensor2D | tf.Tensor3D;
   }
 }

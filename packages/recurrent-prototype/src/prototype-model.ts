@@ -52,7 +52,14 @@ export class PrototypeModel {
     this.d = this.config.d;
     this.numStates = numStates;
     this.position = new PositionEmbedding(this.config.position, positions, this.d, this.store, rng);
-    this.state = new StateEmbedding(numStates, this.d, this.store);
+    const perPosition = this.config.stateEmbedding === 'per-position';
+    this.state = new StateEmbedding(
+      numStates,
+      this.d,
+      this.store,
+      'embedding',
+      perPosition ? { tokens: positions.length, rng: rng.fork('state') } : undefined,
+    );
     this.sequence = createSequenceModel(this.config, this.store, rng);
     // Built last, from its own stream: an unconditional model's variables and their values stay as they were.
     if (this.config.task && taskGate) {
@@ -92,7 +99,8 @@ export class PrototypeModel {
       throw new Error(`tasks has ${tasks.shape[0]} rows for ${states.length} states`);
     }
     return tf.tidy(() => {
-      let perSequence = this.state.forward(states); // [B, d]
+      const state = this.state.forward(states); // [B, d], or [B, L, d] per position
+      let perSequence: tf.Tensor2D | undefined = state.rank === 2 ? (state as tf.Tensor2D) : undefined;
       if (condition) {
         const [b, d] = condition.shape;
         if (condition.rank !== 2 || b !== states.length || d !== this.d) {
@@ -100,9 +108,11 @@ export class PrototypeModel {
             `condition must be [${states.length}, ${this.d}] (one row per state), got [${condition.shape}]`,
           );
         }
-        perSequence = tf.add(perSequence, condition);
+        perSequence = perSequence ? (tf.add(perSequence, condition) as tf.Tensor2D) : condition;
       }
-      const x = tf.add(this.position.forward().expandDims(0), perSequence.expandDims(1)) as tf.Tensor3D;
+      let x = this.position.forward().expandDims(0) as tf.Tensor3D;
+      if (state.rank === 3) x = tf.add(x, state);
+      if (perSequence) x = tf.add(x, perSequence.expandDims(1));
       if (!this.task || !tasks) return x;
       const embedding = this.task.net.forward(tasks).expandDims(1); // [B, 1, d]
       return tf.add(x, this.task.gate ? tf.mul(embedding, this.task.gate) : embedding) as tf.Tensor3D;
@@ -115,6 +125,21 @@ export class PrototypeModel {
    */
   forward(states: number[], condition?: tf.Tensor2D, tasks?: tf.Tensor2D): tf.Tensor3D {
     return tf.tidy(() => this.sequence.forward(this.inputs(states, condition, tasks)));
+  }
+
+  /**
+   * Rows `rows` of the prototypes of {@link forward} flattened to `[B·L, d]` → `[N, d]`. A training step needs only
+   * its diffusion batch's rows; a position-wise model (`none`) computes just those, the others the whole sequence.
+   */
+  rows(states: number[], rows: tf.Tensor1D, tasks?: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const flat = (x: tf.Tensor3D) => tf.reshape(x, [states.length * this.numTokens, this.d]) as tf.Tensor2D;
+      if (!this.sequence.positionwise) return tf.gather(flat(this.forward(states, undefined, tasks)), rows);
+      const picked = tf
+        .gather(flat(this.inputs(states, undefined, tasks)), rows)
+        .expandDims(0) as tf.Tensor3D;
+      return tf.reshape(this.sequence.forward(picked), [rows.shape[0], this.d]) as tf.Tensor2D;
+    });
   }
 
   /** A copy of all trainable values (F32), by name. */

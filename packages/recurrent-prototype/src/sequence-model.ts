@@ -10,6 +10,8 @@ import { TransformerStack } from './transformer.js';
 /** Maps the input sequence `[B, L, d]` to prototypes `[B, L, d]`. */
 export interface SequenceModel {
   forward(x: tf.Tensor3D): tf.Tensor3D;
+  /** True when positions never interact, so a subset of rows can be computed on its own. */
+  readonly positionwise?: boolean;
 }
 
 /** Builds the configured sequence model, registering its variables in `store`. */
@@ -47,6 +49,6 @@ export function createSequenceModel(
         config.attentionMemoryMB ?? defaultAttentionMemoryMB(),
       );
     case 'none':
-      return new GatedMlpStack(layers, d, store, rng);
+      return new GatedMlpStack(layers, d, store, rng, 'mlp', config.expand);
   }
 }

@@ -127,6 +127,38 @@ describe('PositionEmbedding / StateEmbedding', () => {
     store.dispose();
   });
 
+  it('per position: one random row per state and token, added token by token; a table over the cap is refused', () => {
+    const pos = positions(12, 5);
+    const model = new PrototypeModel(
+      { model: 'none', d: 8, layers: 1, position: '2d', stateEmbedding: 'per-position' },
+      pos,
+      3,
+      new Rng(4),
+    );
+    const table = model.weights().get('embedding.state')!;
+    expect(table.shape).toEqual([3, 12, 8]);
+    const values = table.data as Float32Array;
+    const std = Math.sqrt(values.reduce((s, v) => s + v * v, 0) / values.length);
+    expect(std).toBeGreaterThan(0.5);
+    expect(std).toBeLessThan(0.9);
+    const x = model.inputs([2, 0]).dataSync();
+    const sinus = sinusoid2d(pos, 8);
+    for (const [b, state] of [2, 0].entries()) {
+      for (const t of [0, 7, 11]) {
+        for (let ch = 0; ch < 8; ch++) {
+          const expected = sinus[t * 8 + ch]! + values[(state * 12 + t) * 8 + ch]!;
+          expect(x[(b * 12 + t) * 8 + ch]).toBeCloseTo(expected, 5);
+        }
+      }
+    }
+    model.dispose();
+    expect(
+      () => new StateEmbedding(50, 4096, new ParamStore(), 'embedding', { tokens: 400, rng: new Rng(1) }),
+    ).toThrow(
+      /per-position state embedding of 50 states × 400 tokens × d 4096 is 313 MiB, over the 256 MiB cap/,
+    );
+  });
+
   it('the model input is position table + constant + state row (+ condition) at every position', () => {
     const pos = positions(12, 5);
     const model = new PrototypeModel({ model: 'none', d: 8, layers: 1, position: '2d' }, pos, 3, new Rng(4));
