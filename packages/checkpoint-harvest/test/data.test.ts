@@ -5,6 +5,7 @@ import {
   DatasetError,
   loadMnist,
   MNIST_TOTAL,
+  mnistPoolFor,
   type Split,
   syntheticDataset,
 } from '../src/index.js';
@@ -99,6 +100,13 @@ describe('loadMnist', () => {
     expect(() => loadMnist({ testSize: 0 })).toThrow();
     expect(() => loadMnist({ testSize: MNIST_TOTAL })).toThrow();
     expect(() => loadMnist({ seed: -1 })).toThrow();
+  });
+});
+
+describe('mnistPoolFor', () => {
+  it('names the pool factor of an input size, and none for a size no pooling gives', () => {
+    expect([784, 196, 49, 16].map(mnistPoolFor)).toEqual([1, 2, 4, 7]);
+    expect(mnistPoolFor(100)).toBeUndefined();
   });
 });
 

@@ -12,6 +12,15 @@ export {
 } from './decoder-config.js';
 export { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
 
+/**
+ * The conditioning groups of `x` along `axis`, one tensor each. A single group is a squeeze, not an unstack:
+ * tfjs's gradient of an unstack with one output fails.
+ */
+function splitGroups(x: tf.Tensor4D, axis: number): tf.Tensor3D[] {
+  if (x.shape[axis] === 1) return [tf.squeeze(x, [axis]) as tf.Tensor3D];
+  return tf.unstack(x, axis) as tf.Tensor3D[];
+}
+
 /** A variable initialised from `initial`, which is disposed (the variable keeps its own reference to the data). */
 function ownedVariable(initial: tf.Tensor, trainable: boolean, name: string): tf.Variable {
   const v = tf.variable(initial, trainable, name);
@@ -217,10 +226,8 @@ export class TokenDecoder {
     const { tokenSize: k } = this.config;
     const n = proto.shape[0];
     const condAll = tf.add(tf.matMul(proto, this.condWeight), this.condBias); // [N, G·k]
-    // One reshape and one unstack give every group's [N, k, 1] (no transpose, no per-group reshape). One group is
-    // a plain reshape: tfjs's gradient of an unstack with a single output fails.
-    if (this.groups === 1) return [tf.reshape(condAll, [n, k, 1]) as tf.Tensor3D];
-    return tf.unstack(tf.reshape(condAll, [n, this.groups, k, 1]), 1) as tf.Tensor3D[];
+    // One reshape and one split give every group's [N, k, 1] (no transpose, no per-group reshape).
+    return splitGroups(tf.reshape(condAll, [n, this.groups, k, 1]), 1);
   }
 
   /**
@@ -239,8 +246,7 @@ export class TokenDecoder {
     const hAct = tf.mul(h, tf.sigmoid(h)); // SiLU
     const hG = tf.transpose(tf.reshape(hAct, [m, G, k]), [1, 0, 2]); // [G, m, k]
     const timeAll = tf.add(tf.matMul(hG, this.fc2Weight as tf.Tensor3D), this.fc2Bias); // [G, m, k]
-    if (G === 1) return [tf.reshape(timeAll, [m, k, 1]) as tf.Tensor3D];
-    return tf.unstack(tf.reshape(timeAll, [G, m, k, 1])) as tf.Tensor3D[];
+    return splitGroups(tf.reshape(timeAll, [G, m, k, 1]), 0);
   }
 
   /**

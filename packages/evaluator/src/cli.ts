@@ -153,11 +153,10 @@ async function networkContext(values: Values, collections: Sources[]) {
   }
   await loadBackend();
   // The pooled variants (14×14, 7×7) are told apart by the network's input size when nothing records them.
-  const side = Math.round(Math.sqrt(harvest.inputSize(spec)));
   const dataset = harvest.loadMnist({
     testSize: testSize ?? split?.testSize ?? 2000,
     seed: dataSeed ?? split?.seed ?? 0,
-    pool: split?.pool ?? (side > 0 && side < 28 && 28 % side === 0 ? 28 / side : 1),
+    pool: split?.pool ?? harvest.mnistPoolFor(harvest.inputSize(spec)) ?? 1,
   });
   return { harvest, spec, dataset };
 }

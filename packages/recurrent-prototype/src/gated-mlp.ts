@@ -4,7 +4,8 @@ import type { ParamStore } from './param-store.js';
 
 /**
  * The "no recurrent model" ablation: a per-token gated MLP, `x += W_o(SiLU(x W_g) ⊙ x W_u)` per layer (hidden
- * width expand·d, 2d by default). Positions never interact, so each prototype sees only its own input (position + state embedding).
+ * width expand·d, 2d by default). Positions never interact, so each prototype sees only its own input (position +
+ * state embedding).
  */
 export class GatedMlpStack {
   private readonly layers: Record<'wg' | 'bg' | 'wu' | 'bu' | 'wo' | 'bo', tf.Variable>[] = [];

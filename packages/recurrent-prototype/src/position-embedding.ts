@@ -110,12 +110,16 @@ export class StateEmbedding {
     prefix = 'embedding',
     perPosition?: { tokens: number; rng: Rng },
   ) {
-    const tokens = perPosition?.tokens;
-    const rng = perPosition?.rng;
     if (!Number.isInteger(numStates) || numStates < 1) {
       throw new Error(`numStates must be a positive integer (one per checkpoint or run), got ${numStates}`);
     }
-    if (tokens !== undefined && numStates * tokens * d > MAX_STATE_TABLE_VALUES) {
+    this.numStates = numStates;
+    if (!perPosition) {
+      this.table = store.fill(`${prefix}.state`, [numStates, d], 1 / d);
+      return;
+    }
+    const { tokens, rng } = perPosition;
+    if (numStates * tokens * d > MAX_STATE_TABLE_VALUES) {
       throw new Error(
         `a per-position state embedding of ${numStates} states × ${tokens} tokens × d ${d} is ` +
           `${((numStates * tokens * d * 4) / 2 ** 20).toFixed(0)} MiB, over the ` +
@@ -123,13 +127,9 @@ export class StateEmbedding {
           'token size, or stateEmbedding "shared"',
       );
     }
-    this.numStates = numStates;
     // A per-position table starts random, N(0, ½) like the learnable positions: the prototypes of two states
     // then differ at every token from the first step, where a constant start would leave them equal.
-    this.table =
-      tokens === undefined
-        ? store.fill(`${prefix}.state`, [numStates, d], 1 / d)
-        : store.normal(`${prefix}.state`, [numStates, tokens, d], Math.SQRT1_2, rng!);
+    this.table = store.normal(`${prefix}.state`, [numStates, tokens, d], Math.SQRT1_2, rng);
   }
 
   /** `[B, d]` for a shared table (add it at every position), `[B, L, d]` for a per-position one. */
