@@ -163,15 +163,18 @@ function numpyGflops(): number {
   return gflops;
 }
 
-/** Multiply-adds ×2 of generating one model: every conv at every DDIM step, the step MLP per chunk and step, and the condition projections once per chunk. */
-function generationFlops(numTokens: number, chunk: number): number {
+/**
+ * Multiply-adds ×2 of generating one model: every conv at every DDIM step, the step MLP (hidden width h) per chunk
+ * and step, and the condition projections once per chunk.
+ */
+function generationFlops(numTokens: number, chunk: number, h: number): number {
   const kernel = 7;
   let conv = 0;
   for (let i = 0; i + 1 < channels.length; i++)
     conv += 2 * tokenSize * kernel * channels[i]! * channels[i + 1]!;
   const groups = channels.length - 1;
   const chunks = Math.ceil(numTokens / chunk);
-  const timeMlp = 2 * (256 * groups * tokenSize + groups * tokenSize * tokenSize);
+  const timeMlp = 2 * (256 * groups * h + groups * h * tokenSize);
   const condition = 2 * D * groups * tokenSize;
   return numTokens * ddim * conv + chunks * ddim * timeMlp + numTokens * condition;
 }
@@ -248,7 +251,11 @@ try {
     ]);
     const genSeconds = Number(/\) in ([\d.]+) s/.exec(gen.stdout)?.[1] ?? Number.NaN);
     const chunk = defaultChunkRows(tokenSize, channels);
-    const gflops = generationFlops(state.numTokens, chunk) / genSeconds / 1e9;
+    const generator = JSON.parse(await readFile(join(dir, 'generator', 'generator.json'), 'utf8')) as {
+      config: { decoder: { stepHidden?: number } };
+    };
+    const h = generator.config.decoder.stepHidden ?? tokenSize;
+    const gflops = generationFlops(state.numTokens, chunk, h) / genSeconds / 1e9;
     console.log(
       `generate: 1 model, DDIM ${ddim}, in ${genSeconds} s (${gen.seconds} s with start-up), ` +
         `${r3(params / genSeconds)} params/s, ${gflops.toFixed(1)} GFLOP/s, peak RSS ${gen.peakRssMB.toFixed(0)} MB`,

@@ -23,6 +23,7 @@ const HELP = `pnpm bench:sequence [--lengths 1024,4096,16384] [--models mamba2,l
   --models        comma-separated subset of ${MODELS.join(',')} (default: all)
   --steps         timed steps per case, after one warm-up step (default 3)
   --attention-mb  the Transformer's attention memory cap in MiB (default: the model's own default)
+  --recompute     the prototype model's backward pass: auto (default: recomputed when large) | on | off
   --timeout       seconds per case before it is stopped (default 900)`;
 
 const { values: args } = parseArgs({
@@ -32,6 +33,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '3' },
     'attention-mb': { type: 'string' },
     timeout: { type: 'string', default: '900' },
+    recompute: { type: 'string', default: 'auto' },
     child: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -47,6 +49,7 @@ const {
   steps: timedSteps,
   timeout: timeoutS,
   'attention-mb': attentionMB,
+  recompute,
 } = parseFlagsOrExit(
   z.object({
     lengths: listFlag(intFlag('lengths', 1)),
@@ -54,6 +57,7 @@ const {
     steps: intFlag('steps', 1),
     timeout: intFlag('timeout', 1),
     'attention-mb': positiveFlag('attention-mb').optional(),
+    recompute: choiceFlag('recompute', ['auto', 'on', 'off']),
   }),
   args,
 );
@@ -108,6 +112,7 @@ async function runCase(model: Model, L: number): Promise<CaseResult> {
       diffusionBatch: 256,
       seed: 0,
       progress: () => marks.push(performance.now()),
+      ...(recompute === 'auto' ? {} : { recompute: recompute === 'on' }),
     });
     const prototypeParameters = gen.prototype.parameterCount();
     disposeGenerator(gen);
@@ -133,6 +138,8 @@ function spawnCase(model: Model, L: number): CaseResult {
   const forwarded = [
     '--steps',
     String(timedSteps),
+    '--recompute',
+    recompute,
     ...(attentionMB !== undefined ? ['--attention-mb', String(attentionMB)] : []),
   ];
   const r = spawnSync(

@@ -52,6 +52,7 @@ export const TRAIN_CONFIG_FLAGS = {
     parse: choiceFlag('conditioning', ['per-layer', 'shared']),
   },
   prediction: { path: ['decoder', 'prediction'], parse: choiceFlag('prediction', ['epsilon', 'x0', 'v']) },
+  'step-hidden': { path: ['decoder', 'stepHidden'], parse: intFlag('step-hidden', 1) },
   steps: { path: ['steps'], parse: intFlag('steps', 1) },
   lr: { path: ['lr'], parse: positiveFlag('lr') },
   'batch-size': { path: ['batchSize'], parse: intFlag('batch-size', 1) },

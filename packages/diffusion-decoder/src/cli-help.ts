@@ -54,6 +54,7 @@ Diffusion decoder (train.decoder):
   --kernel <n>              conv width, odd (default ${D.decoder.kernel})
   --conditioning <kind>     ${D.decoder.conditioning} (default): a prototype and step projection per conv | shared
   --prediction <kind>       what the decoder outputs: ${D.decoder.prediction} (default, as RPG) | x0 | v
+  --step-hidden <n>         hidden width of each step MLP (default: the token size, at most 1024)
 
 Training:
   --steps <n>               optimiser steps (default ${D.steps})

@@ -1,5 +1,13 @@
 import { z } from 'zod';
 
+/** The step MLP's hidden width when training does not set one and the token is larger (see `stepHidden`). */
+export const MAX_DEFAULT_STEP_HIDDEN = 1024;
+
+/** The step MLP width training uses when none is given: k up to {@link MAX_DEFAULT_STEP_HIDDEN}, else that cap. */
+export function defaultStepHidden(tokenSize: number): number | undefined {
+  return tokenSize > MAX_DEFAULT_STEP_HIDDEN ? MAX_DEFAULT_STEP_HIDDEN : undefined;
+}
+
 /** The token decoder's configuration (validated once, at the edge). */
 export const decoderConfigSchema = z
   .object({
@@ -21,6 +29,12 @@ export const decoderConfigSchema = z
      * Samplers always see ε̂, converted from the output.
      */
     prediction: z.enum(['epsilon', 'x0', 'v']).default('epsilon'),
+    /**
+     * Hidden width h of each step MLP (Linear(256→h), SiLU, Linear(h→k)); absent: k, the method's. Its h×k weights
+     * per conv are most of a large token's decoder (h = k = 4,096 with 4 convs: 67 M parameters), so training
+     * defaults to at most {@link MAX_DEFAULT_STEP_HIDDEN}.
+     */
+    stepHidden: z.number().int().positive().max(65_536).optional(),
   })
   .superRefine((cfg, ctx) => {
     const ch = cfg.channels;

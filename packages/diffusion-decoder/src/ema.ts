@@ -8,36 +8,32 @@ import { FlatLayout } from './flat-variables.js';
  */
 export class WeightEma {
   private readonly layout: FlatLayout;
-  /** The averages of all variables as one flat vector: one update for all of them. */
-  private readonly shadow: tf.Variable;
+  /** The averages of all variables as flat vectors, one per segment of the layout. */
+  private readonly shadow: tf.Variable[];
   private updates = 0;
 
   constructor(
     private readonly variables: tf.Variable[],
     readonly decay: number,
+    segmentValues?: number,
   ) {
-    this.layout = new FlatLayout(variables);
-    const initial = this.layout.concat();
-    this.shadow = tf.variable(initial, false);
-    initial.dispose(); // the variable keeps its own reference to the data
+    this.layout = new FlatLayout(variables, segmentValues);
+    this.shadow = this.layout.copies();
   }
 
   update(): void {
     const d = Math.min(this.decay, (1 + this.updates) / (10 + this.updates));
     this.updates++;
-    tf.tidy(() => {
-      this.shadow.assign(tf.add(tf.mul(this.shadow, d), tf.mul(this.layout.concat(), 1 - d)));
+    this.shadow.forEach((shadow, s) => {
+      tf.tidy(() => {
+        shadow.assign(tf.add(tf.mul(shadow, d), tf.mul(this.layout.valuesOf(s), 1 - d)));
+      });
     });
   }
 
   /** Copies the averages into the live variables (at the end of training). */
   copyToVariables(): void {
-    tf.tidy(() => {
-      const pieces = this.layout.split(this.shadow as tf.Tensor1D);
-      this.variables.forEach((v, i) => {
-        v.assign(pieces[i]!);
-      });
-    });
+    this.layout.assignFrom((s) => this.shadow[s]!);
   }
 
   state(): { updates: number; weights: Map<string, TensorEntry> } {
@@ -61,6 +57,6 @@ export class WeightEma {
   }
 
   dispose(): void {
-    this.shadow.dispose();
+    tf.dispose(this.shadow);
   }
 }

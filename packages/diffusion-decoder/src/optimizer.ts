@@ -7,6 +7,8 @@ export interface AdamWOptions {
   epsilon?: number;
   /** Decoupled weight decay (AdamW); 0 gives plain Adam. */
   weightDecay?: number;
+  /** Values per update segment (see {@link FlatLayout}); tests cut small models into several. */
+  segmentValues?: number;
 }
 
 /** Everything needed to continue exactly: the step count and both moment estimates per variable. */
@@ -29,9 +31,9 @@ export class AdamW {
   readonly weightDecay: number;
   private stepCount = 0;
   private readonly layout: FlatLayout;
-  /** Both moments of every variable, each as one flat vector (one update for all variables). */
-  private readonly m: tf.Variable;
-  private readonly v: tf.Variable;
+  /** Both moments of every variable, as flat vectors, one per segment of the layout. */
+  private readonly m: tf.Variable[];
+  private readonly v: tf.Variable[];
 
   constructor(
     private readonly variables: tf.Variable[],
@@ -41,7 +43,7 @@ export class AdamW {
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0;
-    this.layout = new FlatLayout(variables);
+    this.layout = new FlatLayout(variables, options.segmentValues);
     this.m = this.layout.zeros();
     this.v = this.layout.zeros();
   }
@@ -57,19 +59,18 @@ export class AdamW {
     const stepSize = lr / (1 - this.beta1 ** t);
     const sqrtBc2 = Math.sqrt(1 - this.beta2 ** t);
     const decay = 1 - lr * this.weightDecay;
-    tf.tidy(() => {
-      // A missing gradient counts as zero: the moments still decay, as PyTorch does for a zero gradient.
-      const g = this.layout.concatOf(this.variables.map((p) => grads[p.name]));
-      const m = tf.add(tf.mul(this.m, this.beta1), tf.mul(g, 1 - this.beta1));
-      const v = tf.add(tf.mul(this.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-      this.m.assign(m);
-      this.v.assign(v);
+    // A missing gradient counts as zero: the moments still decay, as PyTorch does for a zero gradient.
+    const g = this.variables.map((p) => grads[p.name]);
+    this.layout.assignFrom((s) => {
+      const gs = this.layout.segmentOf(g, s);
+      const m = tf.add(tf.mul(this.m[s]!, this.beta1), tf.mul(gs, 1 - this.beta1));
+      const v = tf.add(tf.mul(this.v[s]!, this.beta2), tf.mul(tf.square(gs), 1 - this.beta2));
+      this.m[s]!.assign(m);
+      this.v[s]!.assign(v);
       const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), this.epsilon);
-      const updates = this.layout.split(tf.mul(tf.div(m, denom), stepSize) as tf.Tensor1D);
-      this.variables.forEach((p, i) => {
-        const base = this.weightDecay > 0 ? tf.mul(p, decay) : p;
-        p.assign(tf.sub(base, updates[i]!));
-      });
+      const update = tf.mul(tf.div(m, denom), stepSize);
+      const p = this.layout.valuesOf(s);
+      return tf.sub(this.weightDecay > 0 ? tf.mul(p, decay) : p, update) as tf.Tensor1D;
     });
   }
 
@@ -113,6 +114,6 @@ export class AdamW {
   }
 
   dispose(): void {
-    tf.dispose([this.m, this.v]);
+    tf.dispose([...this.m, ...this.v]);
   }
 }

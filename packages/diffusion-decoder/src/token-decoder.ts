@@ -9,6 +9,8 @@ export {
   type DecoderConfig,
   type DecoderConfigInput,
   decoderConfigSchema,
+  defaultStepHidden,
+  MAX_DEFAULT_STEP_HIDDEN,
 } from './decoder-config.js';
 export { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
 
@@ -52,12 +54,12 @@ interface ConvLayer {
  *
  * A token is a 1-channel signal of length k, laid out [N, k, C] (tfjs conv1d NWC). Before every conv,
  * `x ← conv((x + c_i) · t_i)`: `c_i = Linear_i(d→k)(prototype)` is added and `t_i = MLP_i(sinusoid₂₅₆(step))`
- * (Linear(256→k), SiLU, Linear(k→k)) multiplies, both broadcast over channels. Every conv but the last is
+ * (Linear(256→h), SiLU, Linear(h→k); h = k unless `stepHidden` says) multiplies, both broadcast over channels. Every conv but the last is
  * followed by BatchNorm (batch statistics in training, running statistics in eval) and ELU. Skips are
  * added: the outputs of the first n/2 − 1 convs go into the inputs of the mirrored decoder convs.
  *
  * The per-layer projections are stored stacked so each costs one matmul for all layers:
- * `cond.weight` [d, G·k], `time.fc1.weight` [256, G·k], `time.fc2.weight` [G, k, k], G = number of convs
+ * `cond.weight` [d, G·k], `time.fc1.weight` [256, G·h], `time.fc2.weight` [G, h, k], G = number of convs
  * ('per-layer') or 1 ('shared').
  */
 export class TokenDecoder {
@@ -79,6 +81,7 @@ export class TokenDecoder {
   constructor(config: DecoderConfigInput, rng: Rng) {
     this.config = decoderConfigSchema.parse(config);
     const { tokenSize: k, d, channels, kernel } = this.config;
+    const h = this.config.stepHidden ?? k;
     const numConvs = channels.length - 1;
     this.groups = this.config.conditioning === 'per-layer' ? numConvs : 1;
     const G = this.groups;
@@ -92,10 +95,10 @@ export class TokenDecoder {
       ownedVariable(tf.fill(shape, value), trainable, this.uniqueName(name));
     this.condWeight = uniform([d, G * k], d, 'cond.weight');
     this.condBias = uniform([G * k], d, 'cond.bias');
-    this.fc1Weight = uniform([TIME_EMBEDDING_SIZE, G * k], TIME_EMBEDDING_SIZE, 'time.fc1.weight');
-    this.fc1Bias = uniform([G * k], TIME_EMBEDDING_SIZE, 'time.fc1.bias');
-    this.fc2Weight = uniform([G, k, k], k, 'time.fc2.weight');
-    this.fc2Bias = uniform([G, 1, k], k, 'time.fc2.bias');
+    this.fc1Weight = uniform([TIME_EMBEDDING_SIZE, G * h], TIME_EMBEDDING_SIZE, 'time.fc1.weight');
+    this.fc1Bias = uniform([G * h], TIME_EMBEDDING_SIZE, 'time.fc1.bias');
+    this.fc2Weight = uniform([G, h, k], h, 'time.fc2.weight');
+    this.fc2Bias = uniform([G, 1, k], h, 'time.fc2.bias');
     this.convs = [];
     for (let i = 0; i < numConvs; i++) {
       const cin = channels[i]!;
@@ -244,7 +247,7 @@ export class TokenDecoder {
     const emb = this.stepEmbeddings(rows);
     const h = tf.add(tf.matMul(emb, this.fc1Weight), this.fc1Bias);
     const hAct = tf.mul(h, tf.sigmoid(h)); // SiLU
-    const hG = tf.transpose(tf.reshape(hAct, [m, G, k]), [1, 0, 2]); // [G, m, k]
+    const hG = tf.transpose(tf.reshape(hAct, [m, G, this.config.stepHidden ?? k]), [1, 0, 2]); // [G, m, h]
     const timeAll = tf.add(tf.matMul(hG, this.fc2Weight as tf.Tensor3D), this.fc2Bias); // [G, m, k]
     return splitGroups(tf.reshape(timeAll, [G, m, k, 1]), 0);
   }

@@ -20,6 +20,8 @@ export const trainStageConfigSchema = z
         kernel: z.number().int().positive().max(63).default(decoderDefaults.kernel),
         conditioning: z.enum(['per-layer', 'shared']).default(decoderDefaults.conditioning),
         prediction: z.enum(['epsilon', 'x0', 'v']).default(decoderDefaults.prediction),
+        /** The step MLP's hidden width; absent: the token size, at most 1,024 (see the decoder's `stepHidden`). */
+        stepHidden: z.number().int().positive().max(65_536).optional(),
       })
       .strict()
       .superRefine((dec, ctx) => {

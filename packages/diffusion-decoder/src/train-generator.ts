@@ -3,13 +3,14 @@ import { type PrototypeConfig, PrototypeModel, type TokenPosition } from '@rpg/r
 import { type TokenizerFingerprint, type TokenRows, tokenRowsInMemory } from '@rpg/tokenizer';
 import { z } from 'zod';
 import { WeightEma } from './ema.js';
-import { diffusionLoss } from './loss.js';
 import { AdamW, type AdamWState } from './optimizer.js';
 import { linearSchedule, type ScheduleConfig, scheduleConfigSchema } from './schedule.js';
+import { shouldRecompute, stepGradients } from './step-gradients.js';
 import {
   type DecoderConfig,
   type DecoderConfigInput,
   decoderConfigSchema,
+  defaultStepHidden,
   TokenDecoder,
 } from './token-decoder.js';
 
@@ -101,6 +102,11 @@ export interface TrainGeneratorOptions {
   progress?: ProgressSink;
   /** Aborting stops training between steps with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Backpropagate through the prototype model one sequence and layer at a time (see `stepGradients`); by default
+   * when its activations would be large. Either way gives the same training up to float summation order.
+   */
+  recompute?: boolean;
 }
 
 /** The tasks of the training checkpoints (see {@link TrainGeneratorOptions.tasks}). */
@@ -172,7 +178,8 @@ function validate(opts: TrainGeneratorOptions): { config: GeneratorConfig; L: nu
   if (opts.decoder.d !== undefined && opts.decoder.d !== d) {
     throw new Error(`decoder.d (${opts.decoder.d}) must equal prototype.d (${d})`);
   }
-  const decoder = decoderConfigSchema.parse({ ...opts.decoder, d });
+  const stepHidden = opts.decoder.stepHidden ?? defaultStepHidden(k);
+  const decoder = decoderConfigSchema.parse({ ...opts.decoder, d, ...(stepHidden ? { stepHidden } : {}) });
   const schedule = scheduleConfigSchema.parse(opts.schedule ?? {});
   return {
     config: {
@@ -325,26 +332,25 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<Train
       const noiseValues = rng.normalArray(D * k);
 
       const lossValue = tf.tidy(() => {
-        const x0T = tf.tensor2d(x0, [D, k]);
-        const maskT = tf.tensor2d(mask, [D, k]);
-        const noise = tf.tensor2d(noiseValues, [D, k]);
-        const rows = tf.tensor1d(pairRows, 'int32');
-        const taskT = taskRows ? tf.tensor2d(taskRows, [groups.length, taskDim]) : undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          // Rows of the [distinct (state, task) · L, d] prototypes.
-          const proto = prototype.rows(states, rows, taskT);
-          return diffusionLoss(decoder, {
-            x0: x0T,
-            mask: maskT,
+        const { loss, grads } = stepGradients(
+          prototype,
+          decoder,
+          {
+            x0: tf.tensor2d(x0, [D, k]),
+            mask: tf.tensor2d(mask, [D, k]),
             t: tSteps,
-            noise,
-            proto,
+            noise: tf.tensor2d(noiseValues, [D, k]),
             training: true,
             schedule,
-          });
-        }, variables);
+            states,
+            rows: pairRows,
+            tasks: taskRows ? tf.tensor2d(taskRows, [groups.length, taskDim]) : undefined,
+          },
+          opts.recompute ?? shouldRecompute(prototype, Math.min(B, config.numStates * numTasks)),
+        );
         optimizer.apply(grads, lr);
-        return value.dataSync()[0]!;
+        tf.dispose(Object.values(grads)); // some outlive the scope (see stepGradients)
+        return loss.dataSync()[0]!;
       });
       ema?.update();
       if (!Number.isFinite(lossValue)) {

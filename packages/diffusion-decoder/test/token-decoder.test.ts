@@ -110,8 +110,17 @@ describe('TokenDecoder', () => {
     expect(dec.parameterCount()).toBe(proj + convs);
     const shared = new TokenDecoder({ ...small, conditioning: 'shared' }, new Rng(5));
     expect(shared.parameterCount()).toBe(proj / G + convs);
+    // A narrower step MLP: Linear(256→h), SiLU, Linear(h→k), and still a working network.
+    const h = 5;
+    const narrow = new TokenDecoder({ ...small, stepHidden: h }, new Rng(5));
+    expect(narrow.parameterCount()).toBe(G * (d * k + k + 256 * h + h + h * k + k) + convs);
+    const { xt, proto, t } = inputs(2, 3, 16, 8);
+    const out = narrow.predictNoise(xt, t, proto, false);
+    expect(Array.from(out.dataSync()).every(Number.isFinite)).toBe(true);
+    tf.dispose([out, xt, proto]);
     dec.dispose();
     shared.dispose();
+    narrow.dispose();
   });
 
   it('sends a gradient to every trainable variable (skips, condition and time paths are wired)', () => {

@@ -5,6 +5,7 @@ import { TokenRowsFile, writeTokens } from '@rpg/tokenizer';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../src/generate.js';
 import { loadGenerator, loadTrainState, saveGenerator, saveTrainState } from '../src/generator-files.js';
+import { MAX_DEFAULT_STEP_HIDDEN } from '../src/token-decoder.js';
 import {
   cosineLr,
   disposeGenerator,
@@ -119,6 +120,36 @@ describe('trainGenerator + generate (toy network, 8 checkpoints, 300 parameters,
     const d = await generateAll(loaded, 2, 5, 11);
     expect(d.models).toEqual(a.models);
     disposeGenerator(loaded);
+  });
+
+  it('gives tokens over 1,024 values a step MLP 1,024 wide unless told, recorded in the saved config', async () => {
+    expect(gen.config.decoder.stepHidden).toBeUndefined(); // k = 32: the method's width, k
+    const big = 2048;
+    const wide = toyCheckpoints(2, big);
+    const train = (stepHidden?: number) =>
+      trainGenerator({
+        ...options(),
+        tokens: wide.tokens,
+        numCheckpoints: 2,
+        positions: wide.positions,
+        stateOf: [0, 1],
+        prototype: { model: 'none', d: 8, layers: 1, position: 'learnable' },
+        decoder: { tokenSize: big, channels: [1, 2, 1], kernel: 3, ...(stepHidden ? { stepHidden } : {}) },
+        steps: 1,
+        batchSize: 2,
+        diffusionBatch: 4,
+      });
+    const capped = await train();
+    expect(capped.config.decoder.stepHidden).toBe(MAX_DEFAULT_STEP_HIDDEN);
+    await saveGenerator(join(dir(), 'wide'), capped);
+    const loaded = await loadGenerator(join(dir(), 'wide'));
+    expect(loaded.config.decoder.stepHidden).toBe(MAX_DEFAULT_STEP_HIDDEN);
+    expect(loaded.decoder.parameterCount()).toBe(capped.decoder.parameterCount());
+    const asked = await train(big);
+    expect(asked.decoder.parameterCount() - capped.decoder.parameterCount()).toBe(
+      2 * ((256 + big) * (big - MAX_DEFAULT_STEP_HIDDEN) + (big - MAX_DEFAULT_STEP_HIDDEN)),
+    );
+    for (const g of [capped, loaded, asked]) disposeGenerator(g);
   });
 
   it('DDPM sampling works too', async () => {

@@ -1,6 +1,7 @@
 import { type Rng, tf } from '@rpg/core';
 import { lstmLayer } from './lstm-layer.js';
 import type { ParamStore } from './param-store.js';
+import type { SequenceStage } from './sequence-model.js';
 
 interface LstmLayer {
   wIh: tf.Variable;
@@ -37,12 +38,12 @@ export class LstmStack {
 
   /** `[B, L, d] → [B, L, d]` (hidden states of the last layer), causal. */
   forward(x: tf.Tensor3D): tf.Tensor3D {
-    return tf.tidy(() =>
-      this.layers.reduce(
-        (seq, { wIh, wHh, bias }) =>
-          lstmLayer(seq, wIh as tf.Tensor2D, wHh as tf.Tensor2D, bias as tf.Tensor1D),
-        x,
-      ),
-    );
+    return tf.tidy(() => this.stages().reduce((seq, layer) => layer.forward(seq), x));
+  }
+
+  stages(): SequenceStage[] {
+    return this.layers.map(({ wIh, wHh, bias }) => ({
+      forward: (seq) => lstmLayer(seq, wIh as tf.Tensor2D, wHh as tf.Tensor2D, bias as tf.Tensor1D),
+    }));
   }
 }

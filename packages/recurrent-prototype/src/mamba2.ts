@@ -1,7 +1,8 @@
 import { type Rng, tf } from '@rpg/core';
 import { dense, rmsNorm, silu } from './dense-and-norms.js';
 import type { ParamStore } from './param-store.js';
-import { chunkedScan, sequentialScan } from './ssd-scan.js';
+import type { SequenceStage } from './sequence-model.js';
+import { chunkedScan, chunkedScanCarry, sequentialScan } from './ssd-scan.js';
 
 export interface Mamba2Options {
   dModel: number;
@@ -80,46 +81,73 @@ export class Mamba2Block {
 
   /** `[B, L, d] → [B, L, d]`, causal. */
   forward(u: tf.Tensor3D): tf.Tensor3D {
+    return tf.tidy(() => this.run(u, undefined, false).y);
+  }
+
+  /**
+   * One block `[B, l, d]` of a longer sequence, continuing from `carry` (the previous block's; absent: the
+   * sequence's start) → the block's outputs and its own carry `[tail, state]`: the conv inputs of its last
+   * convWidth − 1 steps `[B, convWidth − 1, d_inner + 2N]` and the SSM state `[B, H, P, N]`. Blocks run one
+   * after another give {@link forward}'s outputs to float rounding.
+   */
+  forwardBlock(u: tf.Tensor3D, carry?: tf.Tensor[]): { y: tf.Tensor3D; carry: tf.Tensor[] } {
+    if (this.scan === 'sequential') throw new Error('mamba2: forwardBlock needs the chunked scan');
     return tf.tidy(() => {
-      const { dState: n, convWidth: k, headDim } = this.opts;
-      const [batch, len] = u.shape;
-      const { dInner, heads } = this;
-      const convDim = dInner + 2 * n;
-      const zxbcdt = dense(u, this.inProj as tf.Tensor2D);
-      const [z, xbc, dtRaw] = tf.split(zxbcdt, [dInner, convDim, heads], 2) as [
-        tf.Tensor3D,
-        tf.Tensor3D,
-        tf.Tensor3D,
-      ];
-
-      // Causal depthwise conv: pad width−1 steps on the left, 'valid' cross-correlation (as PyTorch's conv1d).
-      const padded = tf.pad(xbc, [
-        [0, 0],
-        [k - 1, 0],
-        [0, 0],
-      ]);
-      const conv = tf.depthwiseConv2d(
-        padded.reshape([batch, 1, len + k - 1, convDim]) as tf.Tensor4D,
-        this.convW as tf.Tensor4D,
-        1,
-        'valid',
-      );
-      const xbcAct = silu(tf.add(conv.reshape([batch, len, convDim]), this.convB)) as tf.Tensor3D;
-      const [x, bMat, cMat] = tf.split(xbcAct, [dInner, n, n], 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-
-      const dt = tf.softplus(tf.add(dtRaw, this.dtBias)) as tf.Tensor3D;
-      const a = tf.neg(tf.exp(this.aLog)) as tf.Tensor1D;
-      const xh = x.reshape([batch, len, heads, headDim]) as tf.Tensor4D;
-      const scanInputs = { x: xh, dt, a, bMat, cMat };
-      const ySsm =
-        this.scan === 'sequential'
-          ? sequentialScan(scanInputs)
-          : chunkedScan(scanInputs, { chunkSize: this.opts.chunkSize });
-      const y = tf.add(ySsm, tf.mul(xh, this.dSkip.reshape([heads, 1]))).reshape([batch, len, dInner]);
-
-      const gated = rmsNorm(tf.mul(y, silu(z)) as tf.Tensor3D, this.normW as tf.Tensor1D);
-      return dense(gated, this.outProj as tf.Tensor2D);
+      const { y, carry: out } = this.run(u, carry, true);
+      return { y, carry: out! };
     });
+  }
+
+  private run(
+    u: tf.Tensor3D,
+    carry: tf.Tensor[] | undefined,
+    wantCarry: boolean,
+  ): { y: tf.Tensor3D; carry?: tf.Tensor[] } {
+    const { dState: n, convWidth: k, headDim } = this.opts;
+    const [batch, len] = u.shape;
+    const { dInner, heads } = this;
+    const convDim = dInner + 2 * n;
+    const zxbcdt = dense(u, this.inProj as tf.Tensor2D);
+    const [z, xbc, dtRaw] = tf.split(zxbcdt, [dInner, convDim, heads], 2) as [
+      tf.Tensor3D,
+      tf.Tensor3D,
+      tf.Tensor3D,
+    ];
+
+    // Causal depthwise conv: the previous block's last width−1 steps (at the start: zeros) on the left, then
+    // 'valid' cross-correlation (as PyTorch's conv1d).
+    const padded = carry
+      ? tf.concat([carry[0]!, xbc], 1)
+      : tf.pad(xbc, [
+          [0, 0],
+          [k - 1, 0],
+          [0, 0],
+        ]);
+    const conv = tf.depthwiseConv2d(
+      padded.reshape([batch, 1, len + k - 1, convDim]) as tf.Tensor4D,
+      this.convW as tf.Tensor4D,
+      1,
+      'valid',
+    );
+    const xbcAct = silu(tf.add(conv.reshape([batch, len, convDim]), this.convB)) as tf.Tensor3D;
+    const [x, bMat, cMat] = tf.split(xbcAct, [dInner, n, n], 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+
+    const dt = tf.softplus(tf.add(dtRaw, this.dtBias)) as tf.Tensor3D;
+    const a = tf.neg(tf.exp(this.aLog)) as tf.Tensor1D;
+    const xh = x.reshape([batch, len, heads, headDim]) as tf.Tensor4D;
+    const scanInputs = { x: xh, dt, a, bMat, cMat };
+    const chunking = { chunkSize: this.opts.chunkSize };
+    let ySsm: tf.Tensor4D;
+    let state: tf.Tensor4D | undefined;
+    if (wantCarry) ({ y: ySsm, state } = chunkedScanCarry(scanInputs, chunking, carry?.[1] as tf.Tensor4D));
+    else ySsm = this.scan === 'sequential' ? sequentialScan(scanInputs) : chunkedScan(scanInputs, chunking);
+    const y = tf.add(ySsm, tf.mul(xh, this.dSkip.reshape([heads, 1]))).reshape([batch, len, dInner]);
+
+    const gated = rmsNorm(tf.mul(y, silu(z)) as tf.Tensor3D, this.normW as tf.Tensor1D);
+    const out = dense(gated, this.outProj as tf.Tensor2D);
+    if (!wantCarry) return { y: out };
+    const tail = tf.slice(padded, [0, len, 0], [batch, k - 1, convDim]);
+    return { y: out, carry: [tail, state!] };
   }
 }
 
@@ -140,5 +168,12 @@ export class Mamba2Stack {
 
   forward(x: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => this.blocks.reduce((h, block) => block.forward(h), x));
+  }
+
+  stages(): SequenceStage[] {
+    return this.blocks.map((block) => ({
+      forward: (x) => block.forward(x),
+      ...(block.scan === 'chunked' ? { block: (x, carry) => block.forwardBlock(x, carry) } : {}),
+    }));
   }
 }

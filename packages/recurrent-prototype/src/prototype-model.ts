@@ -4,7 +4,17 @@ import { checkAttentionMemory, defaultAttentionMemoryMB } from './attention-memo
 import { type PrototypeConfig, type ResolvedPrototypeConfig, resolvePrototypeConfig } from './config.js';
 import { ParamStore } from './param-store.js';
 import { PositionEmbedding, StateEmbedding, type TokenPosition } from './position-embedding.js';
-import { createSequenceModel, type SequenceModel } from './sequence-model.js';
+import { createSequenceModel, type SequenceModel, type SequenceStage } from './sequence-model.js';
+import { backpropStages, disposePass, passStages, type StagePass } from './stage-recompute.js';
+
+/** See {@link PrototypeModel.rowsPass}. Dispose when done (the gradients are the caller's). */
+export interface RowsPass {
+  /** `[rows.length, d]`. */
+  rows: tf.Tensor2D;
+  /** The gradient of Σ rows ⊙ dRows for each trainable variable (null: none); `dRows` is `[rows.length, d]`. */
+  gradients(dRows: tf.Tensor2D): (tf.Tensor | null)[];
+  dispose(): void;
+}
 
 /**
  * The recurrent prototype generator: input per token position = position embedding + learnable constant +
@@ -140,6 +150,97 @@ export class PrototypeModel {
         .expandDims(0) as tf.Tensor3D;
       return tf.reshape(this.sequence.forward(picked), [rows.shape[0], this.d]) as tf.Tensor2D;
     });
+  }
+
+  /**
+   * The rows of {@link rows} (`rows` index the flattened `[B·L]` rows the same way), computed one sequence at a
+   * time without a tape, and a block of the sequence at a time where the sequence model can (Mamba2), keeping
+   * only each layer's input per sequence; then, from the rows' gradient, the variables' gradients, recomputing
+   * one layer (and block) at a time. Peak memory is one block's activations instead of the whole batch's, for one
+   * more forward pass; values and gradients equal {@link rows}' to float summation order.
+   */
+  rowsPass(states: number[], rows: Int32Array, tasks?: tf.Tensor2D): RowsPass {
+    this.checkAlive();
+    const stages = this.stages();
+    const visits: { input: () => tf.Tensor3D; picked: number[]; positions: number[]; pass: StagePass }[] = [];
+    const taskRows: tf.Tensor[] = [];
+    let values = tf.zeros([rows.length, this.d]) as tf.Tensor2D;
+    const release = () => {
+      for (const v of visits) disposePass(v.pass);
+      tf.dispose([values, ...taskRows]);
+    };
+    try {
+      for (const { b, state, picked, positions } of this.sequencesOf(states, rows)) {
+        const task = tasks ? (tf.slice(tasks, [b, 0], [1, -1]) as tf.Tensor2D) : undefined;
+        if (task) taskRows.push(task);
+        const input = () => this.inputs([state], undefined, task);
+        const pass = passStages(stages, tf.tidy(input));
+        visits.push({ input, picked, positions, pass });
+        const next = tf.tidy(() => {
+          const output = pass.inputs[pass.inputs.length - 1]!.reshape([this.numTokens, this.d]);
+          const mine = tf.gather(output, tf.tensor1d(positions, 'int32'));
+          // Each row belongs to one sequence: adding the scattered rows to zeros is exact.
+          const at = tf.tensor2d(picked, [picked.length, 1], 'int32');
+          return tf.add(values, tf.scatterND(at, mine, [rows.length, this.d])) as tf.Tensor2D;
+        });
+        values.dispose();
+        values = next;
+      }
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const vars = this.trainableVariables();
+    const L = this.numTokens;
+    return {
+      rows: values,
+      gradients: (dRows) => {
+        const total: (tf.Tensor | null)[] = vars.map(() => null);
+        const accumulate = (grads: (tf.Tensor | undefined)[]) =>
+          grads.forEach((g, i) => {
+            if (!g) return;
+            const prev = total[i];
+            total[i] = tf.keep(prev ? tf.add(prev, g) : g);
+            prev?.dispose();
+          });
+        for (const { input, picked, positions, pass } of visits) {
+          tf.tidy(() => {
+            const at = tf.tensor2d(positions, [positions.length, 1], 'int32');
+            const picks = tf.gather(dRows, tf.tensor1d(picked, 'int32'));
+            // scatterND adds repeated rows, as the gather's gradient does.
+            const dy = tf.reshape(tf.scatterND(at, picks, [L, this.d]), [1, L, this.d]) as tf.Tensor3D;
+            const dx = backpropStages(stages, pass, dy, vars, accumulate);
+            accumulate(tf.engine().gradients(input, vars, dx, true).grads);
+          });
+        }
+        return total;
+      },
+      dispose: release,
+    };
+  }
+
+  private stages(): SequenceStage[] {
+    return this.sequence.stages?.() ?? [{ forward: (x) => this.sequence.forward(x) }];
+  }
+
+  /** Each sequence that has rows among `rows`: the indices into `rows` of its rows and their positions in it. */
+  private sequencesOf(
+    states: number[],
+    rows: Int32Array,
+  ): { b: number; state: number; picked: number[]; positions: number[] }[] {
+    const L = this.numTokens;
+    return states
+      .map((state, b) => {
+        const picked: number[] = [];
+        const positions: number[] = [];
+        rows.forEach((r, p) => {
+          if (Math.floor(r / L) !== b) return;
+          picked.push(p);
+          positions.push(r - b * L);
+        });
+        return { b, state, picked, positions };
+      })
+      .filter((s) => s.picked.length > 0); // no row of this sequence: nothing to compute
   }
 
   /** A copy of all trainable values (F32), by name. */

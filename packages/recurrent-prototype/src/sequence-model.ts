@@ -12,6 +12,22 @@ export interface SequenceModel {
   forward(x: tf.Tensor3D): tf.Tensor3D;
   /** True when positions never interact, so a subset of rows can be computed on its own. */
   readonly positionwise?: boolean;
+  /**
+   * The model as a chain of stages (its layers) whose composition is `forward`, so a backward pass can recompute
+   * one at a time; absent: one stage, `forward` itself.
+   */
+  stages?(): SequenceStage[];
+}
+
+/** One layer of a sequence model. */
+export interface SequenceStage {
+  forward(x: tf.Tensor3D): tf.Tensor3D;
+  /**
+   * The layer over one block of a longer sequence, continuing from the previous block's carry (absent: the
+   * sequence's start) and returning its own; present when the layer can run in blocks (see
+   * `Mamba2Block.forwardBlock`).
+   */
+  block?(x: tf.Tensor3D, carry?: tf.Tensor[]): { y: tf.Tensor3D; carry: tf.Tensor[] };
 }
 
 /** Builds the configured sequence model, registering its variables in `store`. */

@@ -80,10 +80,35 @@ export interface ChunkedScanOptions {
  * carried into the next. A handful of large ops instead of a loop over L.
  */
 export function chunkedScan(inputs: ScanInputs, options: ChunkedScanOptions = {}): tf.Tensor4D {
+  return tf.tidy(() => scanChunks(inputs, options, undefined, false).y);
+}
+
+/**
+ * {@link chunkedScan} continuing from `initialState` `[B, H, P, N]` (the state before the first step; absent:
+ * zeros), also returning the state after the last step: a sequence scanned block by block, each block starting
+ * from the previous one's final state, gives the whole sequence's outputs.
+ */
+export function chunkedScanCarry(
+  inputs: ScanInputs,
+  options: ChunkedScanOptions = {},
+  initialState?: tf.Tensor4D,
+): { y: tf.Tensor4D; state: tf.Tensor4D } {
+  return tf.tidy(() => {
+    const { y, state } = scanChunks(inputs, options, initialState, true);
+    return { y, state: state! };
+  });
+}
+
+function scanChunks(
+  inputs: ScanInputs,
+  options: ChunkedScanOptions,
+  initialState: tf.Tensor4D | undefined,
+  wantState: boolean,
+): { y: tf.Tensor4D; state?: tf.Tensor4D } {
   checkShapes(inputs);
   const q = options.chunkSize ?? 64;
   if (!Number.isInteger(q) || q < 1) throw new Error(`chunkSize must be a positive integer, got ${q}`);
-  return tf.tidy(() => {
+  {
     let { x, dt, bMat, cMat } = inputs;
     const { a } = inputs;
     const [batch, len, heads, headDim] = x.shape;
@@ -154,9 +179,17 @@ export function chunkedScan(inputs: ScanInputs, options: ChunkedScanOptions = {}
       .reshape([batch, nc, heads]) as tf.Tensor3D;
     const mode = options.interChunk ?? 'auto';
     const useMatrix = mode === 'matrix' || (mode === 'auto' && nc <= 128);
-    const incoming = useMatrix
+    let incoming = useMatrix
       ? incomingStatesMatrix(chunkStates, chunkDecay, heads, headDim, n)
       : incomingStatesLoop(chunkStates, chunkDecay, heads, headDim, n);
+    if (initialState) {
+      // The initial state reaches chunk c decayed by every chunk before it: exp(Σ_{j<c} a_j)·S₀.
+      const before = tf.transpose(tf.cumsum(tf.transpose(chunkDecay, [0, 2, 1]), 2, true), [0, 2, 1]);
+      const s0 = initialState.reshape([batch, 1, heads, headDim * n]);
+      incoming = tf
+        .add(incoming.reshape([batch, nc, heads, headDim * n]), tf.mul(tf.exp(before).expandDims(3), s0))
+        .reshape([batch, nc, hp * n]);
+    }
 
     // 4) Contribution of incoming states: y_off[t] = exp(cum[t]) · (S_in · C_t).
     const sIn = tf
@@ -169,8 +202,17 @@ export function chunkedScan(inputs: ScanInputs, options: ChunkedScanOptions = {}
 
     let y = tf.add(yDiag, yOff).reshape([batch, padded, heads, headDim]);
     if (padded !== len) y = tf.slice(y, [0, 0, 0, 0], [batch, len, heads, headDim]);
-    return y as tf.Tensor4D;
-  });
+    if (!wantState) return { y: y as tf.Tensor4D };
+    // After the last chunk (its padded tail decays by exp(0) and adds nothing): exp(a_last)·S_in[last] + S[last].
+    const last = (t: tf.Tensor, width: number) =>
+      tf.slice(t, [0, nc - 1, 0], [batch, 1, width]).reshape([batch, width]);
+    const lastDecay = tf.exp(last(chunkDecay, heads)).reshape([batch, heads, 1]);
+    const state = tf.add(
+      tf.mul(last(incoming as tf.Tensor3D, hp * n).reshape([batch, heads, headDim * n]), lastDecay),
+      last(chunkStates, hp * n).reshape([batch, heads, headDim * n]),
+    );
+    return { y: y as tf.Tensor4D, state: state.reshape([batch, heads, headDim, n]) as tf.Tensor4D };
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { useBackend } from '@rpg/core/test-support';
 import { describe, expect, it } from 'vitest';
 import {
   chunkedScan,
+  chunkedScanCarry,
   createSequenceModel,
   type Mamba2Stack,
   ParamStore,
@@ -48,6 +49,44 @@ describe('chunked SSD scan', () => {
       }
     }
     tf.dispose([ref, ...Object.values(inputs)]);
+  });
+
+  it('continues from a carried state: blocks scanned one after another give the whole sequence', () => {
+    const inputs = randomInputs(3, 2, 45, 3, 4, 5);
+    const whole = chunkedScan(inputs, { chunkSize: 8 });
+    const cut = (t: tf.Tensor, from: number, size: number) =>
+      tf.slice(t, [0, from], [t.shape[0], size]) as never;
+    for (const [sizes, interChunk] of [
+      [[16, 29], 'matrix'],
+      [[8, 5, 32], 'loop'],
+      [[45], 'matrix'],
+    ] as const) {
+      let state: tf.Tensor4D | undefined;
+      let from = 0;
+      const parts: tf.Tensor[] = [];
+      for (const size of sizes) {
+        const part: ScanInputs = {
+          x: cut(inputs.x, from, size),
+          dt: cut(inputs.dt, from, size),
+          a: inputs.a,
+          bMat: cut(inputs.bMat, from, size),
+          cMat: cut(inputs.cMat, from, size),
+        };
+        const out = chunkedScanCarry(part, { chunkSize: 8, interChunk }, state);
+        parts.push(out.y);
+        state?.dispose();
+        state = out.state;
+        from += size;
+      }
+      expect(state!.shape).toEqual([2, 3, 4, 5]);
+      const joined = tf.concat(parts, 1);
+      expect(maxAbsDiff(joined, whole), sizes.join('+')).toBeLessThan(1e-5);
+      tf.dispose([joined, state!, ...parts]);
+    }
+    // Without an initial state it is chunkedScan exactly.
+    const alone = chunkedScanCarry(inputs, { chunkSize: 8 });
+    expect(maxAbsDiff(alone.y, whole)).toBe(0);
+    tf.dispose([whole, alone.y, alone.state, ...Object.values(inputs)]);
   });
 
   it('stays finite and exact with long sequences and strong decay (no overflow in masked entries)', () => {
