@@ -5,10 +5,11 @@ import { tinyConfig } from './tiny-config.js';
 /**
  * A residual pipeline small enough for a test: the tiny pipeline's stages on a ResNet on 7×7 MNIST (stem 3×3 → 8,
  * one identity block at 8, one projection block to 16 at stride 2; 5,122 parameters, 10 BatchNorms), one run of 8
- * checkpoints, tokens of 128, a v-predicting decoder.
+ * checkpoints, tokens of 128, a v-predicting decoder. 800 training steps: at 400 the generated best moved between
+ * 65 and 77 % from one CPU to another (kernel rounding changes the training path); at 800 it is ≈ 89 %.
  */
 export function tinyResnetConfig(): PipelineConfigInput {
-  const base = tinyConfig({ steps: 400, checkpointEvery: 200 });
+  const base = tinyConfig({ steps: 800, checkpointEvery: 400 });
   return {
     ...base,
     name: 'tiny-resnet',

@@ -9,6 +9,7 @@ export * from './json-file.js';
 export * from './limits.js';
 export * from './machine-limit.js';
 export * from './manifest.js';
+export * from './native-ops.js';
 export * from './progress.js';
 export * from './rng.js';
 export * from './safetensors.js';

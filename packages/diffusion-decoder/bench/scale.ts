@@ -12,7 +12,6 @@ import { parseArgs } from 'node:util';
 import { numpyMatmulGflops, Rng, type StateDict, writeSafetensorsFile } from '@rpg/core';
 import { intFlag, listFlag, parseFlagsOrExit } from '@rpg/core/cli-kit';
 import { z } from 'zod';
-import { defaultChunkRows } from '../src/generate.js';
 
 const HELP = `pnpm bench:scale [options]
   Tokenize, train (a few steps) and generate (one model) on synthetic ViT-like checkpoints, measuring each
@@ -21,6 +20,7 @@ const HELP = `pnpm bench:scale [options]
   --token-size <n>    tokens of n values (default 4096)
   --channels <list>   decoder channels (default 1,8,16,8,1: sized for a CPU; the paper's is 1,32,64,128,64,32,1)
   --train-steps <n>   training steps timed (default 20)
+  --diffusion-batch <n>  token rows per training step (default 256)
   --ddim <n>          DDIM steps of the generated model (default 60)
   --dir <dir>         where the synthetic data goes (default: a new temporary directory, removed after)`;
 
@@ -30,6 +30,7 @@ const { values: args } = parseArgs({
     'token-size': { type: 'string', default: '4096' },
     channels: { type: 'string', default: '1,8,16,8,1' },
     'train-steps': { type: 'string', default: '20' },
+    'diffusion-batch': { type: 'string', default: '256' },
     ddim: { type: 'string', default: '60' },
     dir: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -42,12 +43,14 @@ if (args.help) {
 const {
   'token-size': tokenSize,
   'train-steps': trainSteps,
+  'diffusion-batch': diffusionBatch,
   ddim,
   channels,
 } = parseFlagsOrExit(
   z.object({
     'token-size': intFlag('token-size', 1),
     'train-steps': intFlag('train-steps', 1),
+    'diffusion-batch': intFlag('diffusion-batch', 1),
     ddim: intFlag('ddim', 1),
     channels: listFlag(intFlag('channels', 1)),
   }),
@@ -164,19 +167,18 @@ function numpyGflops(): number {
 }
 
 /**
- * Multiply-adds ×2 of generating one model: every conv at every DDIM step, the step MLP (hidden width h) per chunk
- * and step, and the condition projections once per chunk.
+ * Multiply-adds ×2 of generating one model: every conv at every DDIM step, the step MLP (hidden width h) once per
+ * step (its outputs are shared by the chunks), and the condition projections once per token.
  */
-function generationFlops(numTokens: number, chunk: number, h: number): number {
+function generationFlops(numTokens: number, h: number): number {
   const kernel = 7;
   let conv = 0;
   for (let i = 0; i + 1 < channels.length; i++)
     conv += 2 * tokenSize * kernel * channels[i]! * channels[i + 1]!;
   const groups = channels.length - 1;
-  const chunks = Math.ceil(numTokens / chunk);
   const timeMlp = 2 * (256 * groups * h + groups * h * tokenSize);
   const condition = 2 * D * groups * tokenSize;
-  return numTokens * ddim * conv + chunks * ddim * timeMlp + numTokens * condition;
+  return numTokens * ddim * conv + ddim * timeMlp + numTokens * condition;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -228,7 +230,7 @@ try {
       '--steps',
       String(trainSteps),
       '--diffusion-batch',
-      '256',
+      String(diffusionBatch),
     ]);
     const trainLoop = Number(/in ([\d.]+) s; loss/.exec(train.stdout)?.[1] ?? Number.NaN);
     console.log(
@@ -250,12 +252,11 @@ try {
       String(ddim),
     ]);
     const genSeconds = Number(/\) in ([\d.]+) s/.exec(gen.stdout)?.[1] ?? Number.NaN);
-    const chunk = defaultChunkRows(tokenSize, channels);
     const generator = JSON.parse(await readFile(join(dir, 'generator', 'generator.json'), 'utf8')) as {
       config: { decoder: { stepHidden?: number } };
     };
     const h = generator.config.decoder.stepHidden ?? tokenSize;
-    const gflops = generationFlops(state.numTokens, chunk, h) / genSeconds / 1e9;
+    const gflops = generationFlops(state.numTokens, h) / genSeconds / 1e9;
     console.log(
       `generate: 1 model, DDIM ${ddim}, in ${genSeconds} s (${gen.seconds} s with start-up), ` +
         `${r3(params / genSeconds)} params/s, ${gflops.toFixed(1)} GFLOP/s, peak RSS ${gen.peakRssMB.toFixed(0)} MB`,

@@ -1,7 +1,7 @@
 // Where a training step's time goes, at the MNIST MLP example's sizes: per part (the batch's token rows and
 // noise in JavaScript, the prototype forward and forward + backward, the decoder forward and forward + backward,
 // the AdamW update, the weight EMA), median ms of several runs of each part alone, and the kernels one whole
-// step runs (tf.profile: count per kernel name). Last line: one JSON object.
+// step runs (tf.profile: count and ms per kernel name). Last line: one JSON object.
 import { loadBackend, medianMs, Rng, tf } from '@rpg/core';
 import { benchFlags } from '@rpg/core/cli-kit';
 import { PrototypeModel, syntheticPositions } from '@rpg/recurrent-prototype';
@@ -144,16 +144,25 @@ const profile = await tf.profile(() => {
   ema.update();
 });
 const kernels: Record<string, number> = {};
-for (const kr of profile.kernels) kernels[kr.name] = (kernels[kr.name] ?? 0) + 1;
+const kernelMs: Record<string, number> = {};
+for (const kr of profile.kernels) {
+  kernels[kr.name] = (kernels[kr.name] ?? 0) + 1;
+  kernelMs[kr.name] = (kernelMs[kr.name] ?? 0) + Number(kr.kernelTimeMs);
+}
 const top = Object.entries(kernels).sort((a, b) => b[1] - a[1]);
+const slowest = Object.entries(kernelMs)
+  .sort((a, b) => b[1] - a[1])
+  .map(([n, ms]) => [n, Number(ms.toFixed(1))] as const);
 for (const [name, ms] of Object.entries(parts))
   console.log(`${name.padEnd(26)} ${ms.toFixed(1).padStart(8)} ms`);
 console.log(`kernels per step: ${profile.kernels.length}; ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
+console.log(`kernel ms per step (tf.profile): ${slowest.map(([n, ms]) => `${n} ${ms}`).join(', ')}`);
 console.log(
   JSON.stringify({
     model,
     partsMs: Object.fromEntries(Object.entries(parts).map(([n, v]) => [n, Number(v.toFixed(1))])),
     kernels: profile.kernels.length,
     byKernel: Object.fromEntries(top),
+    byKernelMs: Object.fromEntries(slowest),
   }),
 );

@@ -59,7 +59,8 @@ export class FlatLayout {
       const pieces = this.segments[s]!.map(({ variable, from, count }) => {
         const part = parts[variable];
         if (!part) return tf.zeros([count]);
-        const flat = tf.reshape(part, [-1]);
+        // A 1-D tensor is its own flat form (but a variable gets a new handle: callers may dispose what they get).
+        const flat = part.rank === 1 && !(part instanceof tf.Variable) ? part : tf.reshape(part, [-1]);
         return count === this.sizes[variable] ? flat : tf.slice(flat, from, count);
       });
       return (pieces.length === 1 ? pieces[0]! : tf.concat(pieces, 0)) as tf.Tensor1D;
@@ -99,7 +100,7 @@ export class FlatLayout {
           pending.delete(variable);
           const value = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
           const v = this.variables[variable]!;
-          v.assign(tf.reshape(value, v.shape));
+          v.assign(v.rank === 1 ? value : tf.reshape(value, v.shape));
           tf.dispose(parts);
         });
       });

@@ -115,48 +115,54 @@ export async function generate(
   const chunks = Math.ceil(L / chunkSize);
   const root = new Rng(settings.seed);
   const states: number[] = [];
-  for (let m = 0; m < settings.count; m++) {
-    const rng = root.fork(`model ${m}`);
-    const state = options.states?.[m] ?? rng.int(numStates);
-    if (!Number.isInteger(state) || state < 0 || state >= numStates) {
-      throw new Error(`permutation state ${state} for model ${m} is outside [0, ${numStates})`);
-    }
-    states.push(state);
-    const protos = tf.tidy(() => {
-      const task = taskVector ? tf.tensor2d(taskVector, [1, taskVector.length]) : undefined;
-      return tf.reshape(gen.prototype.forward([state], undefined, task), [L, d]) as tf.Tensor2D;
-    });
-    try {
-      for (let c = 0; c < chunks; c++) {
-        signal?.throwIfAborted();
-        const start = c * chunkSize;
-        const rows = Math.min(chunkSize, L - start);
-        const proto = tf.slice(protos, [start, 0], [rows, d]);
-        let out: tf.Tensor2D;
-        const predict = decoderPredictor(gen.decoder, proto, schedule);
-        try {
-          const common = { n: rows, k, rng, schedule, clip: settings.clip };
-          out =
-            settings.sampler === 'ddim'
-              ? await sampleDdim(predict, { ...common, steps: settings.steps, eta: settings.eta })
-              : await sampleDdpm(predict, common);
-        } finally {
-          predict.dispose();
-          proto.dispose();
-        }
-        const values = out.dataSync() as Float32Array;
-        out.dispose();
-        await write(m, start, values);
-        progress({
-          stage: 'generate',
-          step: m * chunks + c + 1,
-          total: settings.count * chunks,
-          note: `model ${m + 1}/${settings.count}`,
-        });
+  // Every chunk of every model visits the same sampler steps: each step's MLP runs once here.
+  const times = gen.decoder.stepTimes();
+  try {
+    for (let m = 0; m < settings.count; m++) {
+      const rng = root.fork(`model ${m}`);
+      const state = options.states?.[m] ?? rng.int(numStates);
+      if (!Number.isInteger(state) || state < 0 || state >= numStates) {
+        throw new Error(`permutation state ${state} for model ${m} is outside [0, ${numStates})`);
       }
-    } finally {
-      protos.dispose();
+      states.push(state);
+      const protos = tf.tidy(() => {
+        const task = taskVector ? tf.tensor2d(taskVector, [1, taskVector.length]) : undefined;
+        return tf.reshape(gen.prototype.forward([state], undefined, task), [L, d]) as tf.Tensor2D;
+      });
+      try {
+        for (let c = 0; c < chunks; c++) {
+          signal?.throwIfAborted();
+          const start = c * chunkSize;
+          const rows = Math.min(chunkSize, L - start);
+          const proto = tf.slice(protos, [start, 0], [rows, d]);
+          let out: tf.Tensor2D;
+          const predict = decoderPredictor(gen.decoder, proto, schedule, times);
+          try {
+            const common = { n: rows, k, rng, schedule, clip: settings.clip };
+            out =
+              settings.sampler === 'ddim'
+                ? await sampleDdim(predict, { ...common, steps: settings.steps, eta: settings.eta })
+                : await sampleDdpm(predict, common);
+          } finally {
+            predict.dispose();
+            proto.dispose();
+          }
+          const values = out.dataSync() as Float32Array;
+          out.dispose();
+          await write(m, start, values);
+          progress({
+            stage: 'generate',
+            step: m * chunks + c + 1,
+            total: settings.count * chunks,
+            note: `model ${m + 1}/${settings.count}`,
+          });
+        }
+      } finally {
+        protos.dispose();
+      }
     }
+  } finally {
+    times.dispose();
   }
   return { states };
 }

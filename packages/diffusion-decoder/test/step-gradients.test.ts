@@ -3,29 +3,14 @@
 import { useBackend } from '@rpg/core/test-support';
 import { describe, expect, it } from 'vitest';
 import { disposeGenerator, trainGenerator } from '../src/train-generator.js';
-import { toyCheckpoints } from './helpers.js';
+import { toyStepOptions } from './helpers.js';
 
 useBackend();
-const k = 32;
-const toy = toyCheckpoints(6, k);
 
 async function train(model: 'mamba2' | 'lstm', recompute: boolean) {
-  const gen = await trainGenerator({
-    tokens: toy.tokens,
-    numCheckpoints: 6,
-    positions: toy.positions,
-    stateOf: [0, 0, 1, 1, 2, 2],
-    prototype: { model, d: 32, layers: 2, position: 'learnable' },
-    decoder: { tokenSize: k, channels: [1, 8, 16, 8, 1], kernel: 5, prediction: 'v' },
-    steps: 5,
-    lr: 2e-3,
-    batchSize: 4,
-    diffusionBatch: 48,
-    seed: 5,
-    weightDecay: 0.01,
-    emaDecay: 0.9,
-    recompute,
-  });
+  const gen = await trainGenerator(
+    toyStepOptions(model, { stateOf: [0, 0, 1, 1, 2, 2], steps: 5, diffusionBatch: 48, seed: 5, recompute }),
+  );
   const weights = [...gen.prototype.weights().values(), ...gen.decoder.weights().values()].map(
     (e) => e.data as Float32Array,
   );

@@ -53,6 +53,22 @@ describe('TokenDecoder', () => {
         const a = Array.from(shared.dataSync());
         for (let i = 0; i < a.length; i++) expect(a[i]!).toBeCloseTo(perToken[i]!, 5);
         expect(Array.from(cached.dataSync())).toEqual(a);
+        // Step MLP outputs kept by step: the same values, on first use and from the cache.
+        const times = dec.stepTimes();
+        const beforeTimes = tf.memory().numTensors;
+        const timed = dec.condition(proto, times);
+        for (let r = 0; r < 2; r++) {
+          const out = dec.predictNoise(xt, new Array(7).fill(321), timed, false);
+          expect(Array.from(out.dataSync())).toEqual(a);
+          out.dispose();
+        }
+        const other = dec.predictNoise(xt, new Array(7).fill(5), timed, false);
+        const otherRef = dec.predictNoise(xt, new Array(7).fill(5), proto, false);
+        expect(Array.from(other.dataSync())).toEqual(Array.from(otherRef.dataSync()));
+        tf.dispose([other, otherRef]);
+        timed.dispose();
+        times.dispose();
+        expect(tf.memory().numTensors).toBe(beforeTimes);
         expect(() => dec.predictNoise(tf.slice(xt, 0, 3), [1, 1, 1], condition, false)).toThrow(
           /proto is \[7,8\], expected \[3, 8\]/,
         );

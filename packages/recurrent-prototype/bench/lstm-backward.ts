@@ -1,13 +1,16 @@
-// LSTM forward + backward: the layer with its own backward pass against the op-by-op recorded formulation it
-// replaced, alternating the two in one process; median ms per pass. Last line: one JSON object.
+// LSTM forward + backward: TensorFlow's whole-sequence op (what tfjs-node runs), the step-by-step scan with its own
+// backward pass (what the other backends run) and the op-by-op recorded formulation they replaced, alternated in
+// one process; median ms per pass. Last line: one JSON object.
 import { loadBackend, median, Rng, tf } from '@rpg/core';
 import { benchFlags } from '@rpg/core/cli-kit';
 import { LstmStack, ParamStore } from '../src/index.js';
+import { lstmLayer, scanLstmLayer } from '../src/lstm-layer.js';
 import { tapedLstmStack } from '../test/lstm-reference.js';
 
 const HELP = `tsx bench/lstm-backward.ts [--lengths 201,1024] [--batch 2] [--d 128] [--rounds 5]
   Times one forward + backward pass of a 2-layer LSTM (loss: a fixed projection of the outputs), alternating
-  the hand-written backward pass and the op-by-op recorded one. The last line is one JSON object.`;
+  the native whole-sequence op, the scan with its hand-written backward pass and the op-by-op recorded one.
+  The last line is one JSON object.`;
 const args = benchFlags(
   {
     lengths: { type: 'string', default: '201,1024' },
@@ -26,9 +29,15 @@ if (![batch, d, rounds, ...lengths].every((n) => Number.isInteger(n) && n > 0)) 
 
 await loadBackend({ log: null });
 const store = new ParamStore();
-const lstm = new LstmStack(2, d, store, new Rng(0));
-const taped = (x: tf.Tensor3D) => tapedLstmStack(store, x, 2);
-const result: Record<number, { ownBackwardMs: number; tapedMs: number; speedup: number }> = {};
+// Registers the stack's weights in `store` (lstm.<l>.*), which every form below reads.
+new LstmStack(2, d, store, new Rng(0));
+const forms = {
+  native: (x: tf.Tensor3D) => tapedLstmStack(store, x, 2, lstmLayer),
+  scan: (x: tf.Tensor3D) => tapedLstmStack(store, x, 2, scanLstmLayer),
+  taped: (x: tf.Tensor3D) => tapedLstmStack(store, x, 2),
+};
+const names = Object.keys(forms) as (keyof typeof forms)[];
+const result: Record<number, Record<string, number>> = {};
 for (const len of lengths) {
   const x = tf.randomNormal([batch, len, d], 0, 1, 'float32', 1) as tf.Tensor3D;
   const probe = tf.randomNormal([batch, len, d], 0, 1, 'float32', 2);
@@ -44,23 +53,17 @@ for (const len of lengths) {
     });
     return performance.now() - t0;
   };
-  const own: number[] = [];
-  const ref: number[] = [];
-  pass((v) => lstm.forward(v));
-  pass(taped);
-  for (let r = 0; r < rounds; r++) {
-    own.push(pass((v) => lstm.forward(v)));
-    ref.push(pass(taped));
-  }
-  const ownMs = median(own);
-  const refMs = median(ref);
+  const times = Object.fromEntries(names.map((n) => [n, [] as number[]]));
+  for (const n of names) pass(forms[n]);
+  for (let r = 0; r < rounds; r++) for (const n of names) times[n]!.push(pass(forms[n]));
+  const ms = Object.fromEntries(names.map((n) => [n, median(times[n]!)]));
   result[len] = {
-    ownBackwardMs: Math.round(ownMs),
-    tapedMs: Math.round(refMs),
-    speedup: Number((refMs / ownMs).toFixed(2)),
+    ...Object.fromEntries(names.map((n) => [`${n}Ms`, Math.round(ms[n]!)])),
+    nativeVsScan: Number((ms.scan! / ms.native!).toFixed(2)),
+    scanVsTaped: Number((ms.taped! / ms.scan!).toFixed(2)),
   };
   console.log(
-    `L ${len}: own backward ${ownMs.toFixed(0)} ms, op-by-op ${refMs.toFixed(0)} ms (${(refMs / ownMs).toFixed(2)}×)`,
+    `L ${len}: native ${ms.native!.toFixed(0)} ms, scan ${ms.scan!.toFixed(0)} ms, op-by-op ${ms.taped!.toFixed(0)} ms`,
   );
   tf.dispose([x, probe]);
 }

@@ -1,9 +1,24 @@
-import { tf } from '@rpg/core';
+import { nativeBackend, tf } from '@rpg/core';
 import { dense } from './dense-and-norms.js';
+import { nativeLstmLayer } from './lstm-native.js';
 
 /**
  * One LSTM layer over a whole sequence as one differentiable op (gate columns i, f, o, g):
- * `[B, L, d] → [B, L, d]` hidden states, from zero initial states.
+ * `[B, L, d] → [B, L, d]` hidden states, from zero initial states. On tfjs-node, TensorFlow's whole-sequence
+ * LSTM kernels ({@link nativeLstmLayer}); elsewhere {@link scanLstmLayer}.
+ */
+export function lstmLayer(
+  x: tf.Tensor3D,
+  wIh: tf.Tensor2D,
+  wHh: tf.Tensor2D,
+  bias: tf.Tensor1D,
+): tf.Tensor3D {
+  const backend = nativeBackend();
+  return backend ? nativeLstmLayer(backend, x, wIh, wHh, bias) : scanLstmLayer(x, wIh, wHh, bias);
+}
+
+/**
+ * {@link lstmLayer} as tfjs ops, step by step, with a hand-written gradient.
  *
  * Why a hand-written gradient: recorded op by op, each time step puts ~11 forward ops on the tape and its
  * backward pass takes ~35 more, including a weight-gradient matmul per step. Here the forward pass records
@@ -12,7 +27,7 @@ import { dense } from './dense-and-norms.js';
  * recurrent `dGates @ W_hhᵀ` and the element-wise chain through the cell), then takes the weight and input
  * gradients of all steps in one matmul each.
  */
-export function lstmLayer(
+export function scanLstmLayer(
   x: tf.Tensor3D,
   wIh: tf.Tensor2D,
   wHh: tf.Tensor2D,

@@ -153,6 +153,7 @@ export class Mamba2Block {
 
 /** Mamba2 blocks applied one after another, with no residual between them (as the method describes). */
 export class Mamba2Stack {
+  readonly recomputeSaves = true;
   private readonly blocks: Mamba2Block[];
 
   constructor(layers: number, opts: Mamba2Options, store: ParamStore, rng: Rng, prefix = 'mamba') {

@@ -13,6 +13,13 @@ export interface SequenceModel {
   /** True when positions never interact, so a subset of rows can be computed on its own. */
   readonly positionwise?: boolean;
   /**
+   * True when recomputing its backward pass stage by stage (see `PrototypeModel.rowsPass`) saves memory worth an
+   * extra forward pass: its forward keeps large activations for the gradient (Mamba2, the Transformer). The LSTM's
+   * op keeps only compact per-step states (recomputing it measured 3.7× the time), and a position-wise model
+   * computes only its batch's rows anyway.
+   */
+  readonly recomputeSaves?: boolean;
+  /**
    * The model as a chain of stages (its layers) whose composition is `forward`, so a backward pass can recompute
    * one at a time; absent: one stage, `forward` itself.
    */

@@ -24,6 +24,9 @@ function blockOf(x: tf.Tensor3D, j: number): tf.Tensor3D {
 
 const blockCount = (len: number) => Math.ceil(len / BLOCK_TOKENS);
 
+/** `parts` flattened and concatenated into one 1-D tensor. */
+const flat = (parts: tf.Tensor[]) => tf.concat(parts.map((p) => tf.reshape(p, [-1])));
+
 /**
  * Runs `stages` over `x` without recording gradients, a block at a time where a stage can (so only one block's
  * intermediates exist at once), keeping each stage's input and the carries between blocks. Dispose with
@@ -91,7 +94,6 @@ export function backpropStages(
         const last = j === n - 1;
         // One output tensor per gradient call: the block's outputs, then (but for the last block, whose carry
         // goes nowhere) its carry, flattened.
-        const flat = (parts: tf.Tensor[]) => tf.concat(parts.map((p) => tf.reshape(p, [-1])));
         const dyBlock = blockOf(dOut, j);
         const { grads } = tf.engine().gradients(
           () => {

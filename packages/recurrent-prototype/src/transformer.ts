@@ -25,6 +25,7 @@ interface TransformerLayer {
  * quadratic in L: a forward pass whose L×L scores would exceed `memoryCapMB` throws before allocating.
  */
 export class TransformerStack {
+  readonly recomputeSaves = true;
   private readonly layers: TransformerLayer[] = [];
   private readonly d: number;
   private readonly heads: number;

@@ -31,17 +31,22 @@ export function tapedLstmLayer(
   return tf.stack(outs, 1) as tf.Tensor3D;
 }
 
-/** A stack of `layers` taped layers over the weights of an `LstmStack` in `store` (`lstm.<l>.*`). */
-export function tapedLstmStack(store: ParamStore, x: tf.Tensor3D, layers: number): tf.Tensor3D {
+type LstmLayerFn = typeof tapedLstmLayer;
+
+/**
+ * A stack of `layers` LSTM layers (taped ones unless `layer` says) over the weights of an `LstmStack` in `store`
+ * (`lstm.<l>.*`).
+ */
+export function tapedLstmStack(
+  store: ParamStore,
+  x: tf.Tensor3D,
+  layers: number,
+  layer: LstmLayerFn = tapedLstmLayer,
+): tf.Tensor3D {
   let seq = x;
   for (let l = 0; l < layers; l++) {
     const w = (n: string) => store.get(`lstm.${l}.${n}`);
-    seq = tapedLstmLayer(
-      seq,
-      w('weight_ih') as tf.Tensor2D,
-      w('weight_hh') as tf.Tensor2D,
-      w('bias') as tf.Tensor1D,
-    );
+    seq = layer(seq, w('weight_ih') as tf.Tensor2D, w('weight_hh') as tf.Tensor2D, w('bias') as tf.Tensor1D);
   }
   return seq;
 }

@@ -1,7 +1,8 @@
-import { Rng, tf } from '@rpg/core';
+import { nativeBackend, Rng, tf } from '@rpg/core';
 import { useBackend } from '@rpg/core/test-support';
 import { describe, expect, it } from 'vitest';
 import { LstmStack, ParamStore } from '../src/index.js';
+import { lstmLayer, scanLstmLayer } from '../src/lstm-layer.js';
 import { maxAbs, maxAbsDiff } from './helpers.js';
 import { tapedLstmStack } from './lstm-reference.js';
 
@@ -29,30 +30,51 @@ function gradients(forward: (x: tf.Tensor3D) => tf.Tensor3D, store: ParamStore, 
 }
 
 describe('lstm with its own backward pass', () => {
-  for (const len of [23, 1]) {
-    it(`L = ${len}: outputs equal the op-by-op formulation bit for bit, gradients within float tolerance`, () => {
-      const { lstm, store } = build(3);
-      const x = tf.randomNormal([2, len, D], 0, 1, 'float32', 4) as tf.Tensor3D;
-      const y = lstm.forward(x);
-      const yRef = tapedForward(store, x);
-      expect(Array.from(y.dataSync())).toEqual(Array.from(yRef.dataSync()));
-      const g = gradients((v) => lstm.forward(v), store, x);
-      const gRef = gradients((v) => tapedForward(store, v), store, x);
-      expect(g).toHaveLength(1 + store.names().length);
-      const names = ['input', ...store.names()];
-      g.forEach((gi, i) => {
-        const scale = maxAbs(gRef[i]!);
-        // With one step, h₋₁ = 0: W_hh gets no gradient in either formulation.
-        if (len === 1 && names[i]!.endsWith('weight_hh')) {
-          expect(maxAbs(gi), names[i]).toBe(0);
-          return;
-        }
-        expect(scale, `${names[i]}: gradient is not trivially zero`).toBeGreaterThan(1e-3);
-        expect(maxAbsDiff(gi, gRef[i]!) / scale, names[i]).toBeLessThan(1e-5);
+  it('runs as the native whole-sequence op here, and the stack is its layers in turn', () => {
+    expect(nativeBackend(), 'these tests run on tfjs-node').toBeDefined();
+    const { lstm, store } = build(2);
+    const x = tf.randomNormal([2, 9, D], 0, 1, 'float32', 4) as tf.Tensor3D;
+    const y = lstm.forward(x);
+    const layered = tapedLstmStack(store, x, 2, lstmLayer);
+    expect(Array.from(y.dataSync())).toEqual(Array.from(layered.dataSync()));
+    tf.dispose([x, y, layered]);
+    store.dispose();
+  });
+
+  // The scan formulation runs the reference's ops (outputs bit for bit); the native op computes the same
+  // equations with its own kernels (outputs to float rounding).
+  const layers = { scan: scanLstmLayer, native: lstmLayer };
+  for (const [impl, outputTolerance] of [
+    ['scan', 0],
+    ['native', 1e-6],
+  ] as const) {
+    for (const len of [23, 1]) {
+      it(`${impl}, L = ${len}: outputs equal the op-by-op formulation, gradients within float tolerance`, () => {
+        const { store } = build(3);
+        const forward = (v: tf.Tensor3D) => tapedLstmStack(store, v, 2, layers[impl]);
+        const x = tf.randomNormal([2, len, D], 0, 1, 'float32', 4) as tf.Tensor3D;
+        const y = forward(x);
+        const yRef = tapedForward(store, x);
+        if (outputTolerance === 0) expect(Array.from(y.dataSync())).toEqual(Array.from(yRef.dataSync()));
+        else expect(maxAbsDiff(y, yRef)).toBeLessThan(outputTolerance);
+        const g = gradients(forward, store, x);
+        const gRef = gradients((v) => tapedForward(store, v), store, x);
+        expect(g).toHaveLength(1 + store.names().length);
+        const names = ['input', ...store.names()];
+        g.forEach((gi, i) => {
+          const scale = maxAbs(gRef[i]!);
+          // With one step, h₋₁ = 0: W_hh gets no gradient in either formulation.
+          if (len === 1 && names[i]!.endsWith('weight_hh')) {
+            expect(maxAbs(gi), names[i]).toBe(0);
+            return;
+          }
+          expect(scale, `${names[i]}: gradient is not trivially zero`).toBeGreaterThan(1e-3);
+          expect(maxAbsDiff(gi, gRef[i]!) / scale, names[i]).toBeLessThan(1e-5);
+        });
+        tf.dispose([x, y, yRef, ...g, ...gRef]);
+        store.dispose();
       });
-      tf.dispose([x, y, yRef, ...g, ...gRef]);
-      store.dispose();
-    });
+    }
   }
 
   it('same seed → identical gradients run to run, and no tensor is left behind', () => {
