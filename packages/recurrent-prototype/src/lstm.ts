@@ -11,11 +11,10 @@ interface LstmLayer {
 
 /**
  * Stacked LSTM, hidden size d (gate columns ordered i, f, o, g; init U(±1/√d) as PyTorch, one bias per layer
- * standing for PyTorch's b_ih + b_hh). Each layer projects its whole input sequence with one matmul; each time
- * step is then one fused `h @ W_hh` for all four gates plus the element-wise cell ops (~10 ops per step), with a
- * hand-written backward pass (see {@link lstmLayer}).
- * (A diagonal wavefront over layers — one block matmul per step for all layers — was measured: no faster on
- * tfjs-node, whose small matmuls are bound by reading the weights, and it doubles the per-step weight reads.)
+ * standing for PyTorch's b_ih + b_hh). Each layer is one op over the whole sequence (see {@link lstmLayer}):
+ * TensorFlow's LSTM kernels on tfjs-node, elsewhere a scan with a hand-written backward pass.
+ * (For the scan, a diagonal wavefront over layers — one block matmul per step for all layers — was measured: no
+ * faster on tfjs-node, whose small matmuls are bound by reading the weights, and it doubles the weight reads.)
  */
 export class LstmStack {
   private readonly layers: LstmLayer[] = [];
