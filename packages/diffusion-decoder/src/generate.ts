@@ -1,7 +1,8 @@
 import { MAX_SEED, type ProgressSink, Rng, silentProgress, tf } from '@rpg/core';
 import { z } from 'zod';
 import { decoderPredictor, sampleDdim, sampleDdpm } from './samplers.js';
-import { linearSchedule } from './schedule.js';
+import { linearSchedule, type Schedule } from './schedule.js';
+import type { StepTimes } from './token-decoder.js';
 import type { TrainedGenerator } from './train-generator.js';
 
 export const generateSettingsSchema = z.object({
@@ -65,6 +66,30 @@ export function nonFiniteWeights(gen: TrainedGenerator): string[] {
     }
   }
   return bad;
+}
+
+/** The decoded token rows of one chunk of prototypes [rows, d], drawn with the configured sampler from `rng`. */
+async function sampleChunk(
+  gen: TrainedGenerator,
+  proto: tf.Tensor2D,
+  rng: Rng,
+  settings: z.output<typeof generateSettingsSchema>,
+  schedule: Schedule,
+  times: StepTimes,
+): Promise<Float32Array> {
+  const predict = decoderPredictor(gen.decoder, proto, schedule, times);
+  try {
+    const common = { n: proto.shape[0], k: gen.config.decoder.tokenSize, rng, schedule, clip: settings.clip };
+    const out =
+      settings.sampler === 'ddim'
+        ? await sampleDdim(predict, { ...common, steps: settings.steps, eta: settings.eta })
+        : await sampleDdpm(predict, common);
+    const values = out.dataSync() as Float32Array;
+    out.dispose();
+    return values;
+  } finally {
+    predict.dispose();
+  }
 }
 
 /**
@@ -135,20 +160,12 @@ export async function generate(
           const start = c * chunkSize;
           const rows = Math.min(chunkSize, L - start);
           const proto = tf.slice(protos, [start, 0], [rows, d]);
-          let out: tf.Tensor2D;
-          const predict = decoderPredictor(gen.decoder, proto, schedule, times);
+          let values: Float32Array;
           try {
-            const common = { n: rows, k, rng, schedule, clip: settings.clip };
-            out =
-              settings.sampler === 'ddim'
-                ? await sampleDdim(predict, { ...common, steps: settings.steps, eta: settings.eta })
-                : await sampleDdpm(predict, common);
+            values = await sampleChunk(gen, proto, rng, settings, schedule, times);
           } finally {
-            predict.dispose();
             proto.dispose();
           }
-          const values = out.dataSync() as Float32Array;
-          out.dispose();
           await write(m, start, values);
           progress({
             stage: 'generate',

@@ -7,7 +7,8 @@ import { fusedBatchNorm, fusedBatchNormGrad } from './native-batch-norm.js';
  * and EluGrad). Recorded op by op, tfjs puts a copy of every op's inputs on the tape, a dtype cast in every
  * product's gradient and a reshape in every sum's: about 45 kernels per layer and step. This is about 20, and it
  * keeps three full-size activations per layer for the backward pass (x + c, the conv output and y) instead of
- * five: (x + c)·t is recomputed there. The same kernels in the same order: the same numbers.
+ * five: (x + c)·t is recomputed there. The kernels are those the op-by-op layer runs; the results equal it within
+ * float rounding (tested).
  *
  * `x` [N, k, Cin], `c` [N, k, 1], `t` [N or 1, k, 1], `weight` [kernel, Cin, Cout], `gamma`/`beta` [Cout]. Returns
  * y [N, k, Cout] and the batch statistics (mean, biased variance; kept, without gradient).

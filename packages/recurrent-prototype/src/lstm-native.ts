@@ -47,7 +47,8 @@ export function nativeLstmLayer(
     const xt = tf.transpose(xIn, [1, 0, 2]); // time-major [L, B, in]
     const w = swapGateOrder(tf.concat([wI, wH], 0)); // [in + d, 4d], rows for [x, h_prev]
     const bt = swapGateOrder(bi);
-    const states = backend.executeMultipleOutputs('BlockLSTMV2', forwardAttrs, inputs(xt, w, bt), 7); // i, cs, f, o, ci, co, h: [L, B, d] each
+    // i, cs, f, o, ci, co, h: [L, B, d] each.
+    const states = backend.executeMultipleOutputs('BlockLSTMV2', forwardAttrs, inputs(xt, w, bt), 7);
     save([xt, w, bt, ...states]);
     return {
       value: tf.transpose(states[6]!, [1, 0, 2]) as tf.Tensor3D,

@@ -81,12 +81,12 @@ export class PrototypeModel {
     }
   }
 
-  /** Width of the task vectors this model is conditioned on; null for an unconditional model. */
   /** Whether training recomputes this model's backward pass to save memory (see {@link SequenceModel}). */
   get recomputeSaves(): boolean {
     return this.sequence.recomputeSaves === true;
   }
 
+  /** Width of the task vectors this model is conditioned on; null for an unconditional model. */
   get taskInputDim(): number | null {
     return this.task?.net.inputDim ?? null;
   }
