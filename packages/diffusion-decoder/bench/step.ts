@@ -26,7 +26,7 @@ const TORCH_MODEL: Record<Model, string> = {
   none: 'none',
 };
 
-const HELP = `pnpm bench:step [--models lstm,transformer,mamba2,none] [--rounds 3] [--steps 4] [--no-install]
+const HELP = `pnpm bench:step [--models lstm,transformer,mamba2,none] [--rounds 3] [--steps 12] [--no-install]
   Times one generator training step at the MNIST MLP example's sizes, ours beside the same step in PyTorch
   (bench/step_torch.py), alternating the two --rounds times per model, each run in its own process; prints
   median ms/step, the ratio ours/PyTorch, and numpy's matmul GFLOP/s (this machine's limit). Mamba2 is
@@ -35,7 +35,8 @@ const HELP = `pnpm bench:step [--models lstm,transformer,mamba2,none] [--rounds 
   from PyPI); --no-install refuses that and stops instead.
   --models      comma-separated subset of ${MODELS.join(',')} (default: all)
   --rounds      ours/PyTorch alternations per model (default 3)
-  --steps       timed steps per run, after one warm-up step (default 4)
+  --steps       timed steps per run, after one warm-up step (default 12: our first few steps after the warm-up
+                are still slower, while PyTorch's are not, and training runs hundreds of steps)
   --no-install  do not install PyTorch when it is missing
   --torch-device  cpu (default) or cuda: where the PyTorch step runs (ours follows RPG_BACKEND)`;
 
@@ -43,7 +44,7 @@ const { values: args } = parseArgs({
   options: {
     models: { type: 'string', default: MODELS.join(',') },
     rounds: { type: 'string', default: '3' },
-    steps: { type: 'string', default: '4' },
+    steps: { type: 'string', default: '12' },
     'no-install': { type: 'boolean', default: false },
     'torch-device': { type: 'string', default: 'cpu' },
     child: { type: 'string' },

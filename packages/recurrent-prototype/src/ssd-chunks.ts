@@ -1,4 +1,5 @@
 import { tf } from '@rpg/core';
+import { triangleMask } from './triangle-mask.js';
 
 /**
  * The selective state-space recurrence of Mamba2 (one group of B/C shared by all heads), without the `D·x` skip:
@@ -108,8 +109,8 @@ export function chunkForward(
 
   // 1) Intra-chunk (diagonal blocks): y[t] = Σ_{s ≤ t} M[t,s] (C_t·B_s) (Δ·x)_s, built transposed ([s, t]):
   //    segT[s, t] = Σ_{s < j ≤ t} ΔA_j = cumsum over t of ΔA_t·[t > s].
-  const upper = tf.linalg.bandPart(tf.ones([q, q]), 0, -1); // [s, t]: 1 where s ≤ t
-  const strictUpper = tf.sub(upper, tf.eye(q)); // 1 where s < t
+  const upper = triangleMask(q, 'upper'); // [s, t]: 1 where s ≤ t
+  const strictUpper = triangleMask(q, 'strict-upper'); // 1 where s < t
   const segT = tf.cumsum(tf.mul(dA.expandDims(3), strictUpper), 4); // [B, nc, H, Q(s), Q(t)]
   const mT = tf.mul(tf.exp(segT), upper);
   const bcT = tf.matMul(bc, cc, false, true).reshape([batch, nc, 1, q, q]); // [s, t] = B_s·C_t
@@ -198,7 +199,7 @@ function interChunkMatrix(
   const [batch, nc] = decay.shape;
   const dh = tf.transpose(decay, [0, 2, 1]); // [B, H, nc]
   // segT[c', c] = Σ_{c' < j < c} a_j: exclusive cumsum over c of a_c·[c > c'], valid where c' < c.
-  const strictUpper = tf.sub(tf.linalg.bandPart(tf.ones([nc, nc]), 0, -1), tf.eye(nc)); // 1 where c' < c
+  const strictUpper = triangleMask(nc, 'strict-upper'); // 1 where c' < c
   const segT = tf.cumsum(tf.mul(dh.expandDims(2), strictUpper), 3, true); // [B, H, nc(c'), nc(c)]
   return {
     wT: tf.mul(tf.exp(segT), strictUpper).reshape([batch * heads, nc, nc]) as tf.Tensor3D,

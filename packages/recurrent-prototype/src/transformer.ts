@@ -2,6 +2,7 @@ import { type Rng, tf } from '@rpg/core';
 import { checkAttentionMemory, defaultAttentionMemoryMB } from './attention-memory.js';
 import { dense, gelu, layerNorm } from './dense-and-norms.js';
 import type { ParamStore } from './param-store.js';
+import { triangleMask } from './triangle-mask.js';
 
 interface TransformerLayer {
   ln1g: tf.Variable;
@@ -76,8 +77,7 @@ export class TransformerStack {
     return tf.tidy(() => {
       const dh = d / heads;
       // Additive mask: 0 where s ≤ t, −1e9 where s > t (softmax gives exactly 0 there).
-      const allowed = tf.linalg.bandPart(tf.ones([len, len]), -1, 0);
-      const maskBias = tf.mul(tf.sub(1, allowed), -1e9);
+      const maskBias = triangleMask(len, 'lower', 0, -1e9);
       const scale = 1 / Math.sqrt(dh);
       let h = x;
       for (const L of this.layers) {
