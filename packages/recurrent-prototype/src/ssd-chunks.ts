@@ -49,8 +49,6 @@ export function padToChunks(inputs: ScanInputs, q: number): { padded: ScanInputs
 export interface ChunkParts {
   /** `[B, nc·Q, H, P]`. */
   y: tf.Tensor;
-  /** Δ·x `[B, nc, Q, H, P]`. */
-  xdt: tf.Tensor;
   /** B and C per chunk, `[B·nc, Q, N]`. */
   bc: tf.Tensor3D;
   cc: tf.Tensor3D;
@@ -164,7 +162,6 @@ export function chunkForward(
   const y = tf.add(yDiag, yOff).reshape([batch, padded, heads, headDim]);
   return {
     y,
-    xdt,
     bc,
     cc,
     cum,

@@ -2,7 +2,7 @@ import { tf } from '@rpg/core';
 import { chunkForward, type ScanInputs } from './ssd-chunks.js';
 
 /** The parts of the chunked forward the backward pass reads, in the order they are saved. */
-const SAVED = ['xdt', 'bc', 'cc', 'mT', 'wT', 'xh', 'decayToEnd', 'xd', 'sIn', 'yOffRaw', 'expCum'] as const;
+const SAVED = ['bc', 'cc', 'mT', 'wT', 'xh', 'decayToEnd', 'xd', 'sIn', 'yOffRaw', 'expCum'] as const;
 
 /**
  * The chunked scan (matrix form, from a zero state) over inputs padded to `nc` chunks of `q` as one

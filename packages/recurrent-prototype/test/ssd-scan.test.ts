@@ -34,6 +34,30 @@ function randomInputs(
   };
 }
 
+const keys = ['x', 'dt', 'a', 'bMat', 'cMat'] as const;
+
+/** The gradients of Σ scan(inputs) ∘ probe with respect to each input, in the order of `keys`. */
+function scanGradients(
+  scan: (i: ScanInputs) => tf.Tensor,
+  inputs: ScanInputs,
+  probe: tf.Tensor,
+): tf.Tensor[] {
+  return tf.grads((x, dt, a, bMat, cMat) =>
+    tf.sum(
+      tf.mul(
+        scan({
+          x: x as tf.Tensor4D,
+          dt: dt as tf.Tensor3D,
+          a: a as tf.Tensor1D,
+          bMat: bMat as tf.Tensor3D,
+          cMat: cMat as tf.Tensor3D,
+        }),
+        probe,
+      ),
+    ),
+  )(keys.map((k) => inputs[k]));
+}
+
 describe('chunked SSD scan', () => {
   it('equals the sequential scan (several chunk sizes, L not a multiple of the chunk, both inter-chunk modes)', () => {
     const inputs = randomInputs(1, 2, 37, 3, 5, 4);
@@ -124,22 +148,7 @@ describe('chunked SSD scan', () => {
   it('has the same gradients as the sequential scan for every input', () => {
     const inputs = randomInputs(3, 2, 21, 2, 3, 4);
     const probe = tf.randomNormal([2, 21, 2, 3], 0, 1, 'float32', 9);
-    const keys = ['x', 'dt', 'a', 'bMat', 'cMat'] as const;
-    const grads = (scan: (i: ScanInputs) => tf.Tensor) =>
-      tf.grads((x, dt, a, bMat, cMat) =>
-        tf.sum(
-          tf.mul(
-            scan({
-              x: x as tf.Tensor4D,
-              dt: dt as tf.Tensor3D,
-              a: a as tf.Tensor1D,
-              bMat: bMat as tf.Tensor3D,
-              cMat: cMat as tf.Tensor3D,
-            }),
-            probe,
-          ),
-        ),
-      )(keys.map((k) => inputs[k]));
+    const grads = (scan: (i: ScanInputs) => tf.Tensor) => scanGradients(scan, inputs, probe);
     const gRef = grads(sequentialScan);
     for (const interChunk of ['matrix', 'loop'] as const) {
       const g = grads((i) => chunkedScan(i, { chunkSize: 8, interChunk }));
@@ -153,7 +162,6 @@ describe('chunked SSD scan', () => {
   });
 
   it('has hand-written gradients equal to those recorded op by op (one chunk, padded chunks, strong decay)', () => {
-    const keys = ['x', 'dt', 'a', 'bMat', 'cMat'] as const;
     const cases = [
       { seed: 11, B: 2, L: 16, q: 16, dtMax: 0.5 },
       { seed: 12, B: 2, L: 45, q: 8, dtMax: 0.5 },
@@ -162,21 +170,7 @@ describe('chunked SSD scan', () => {
     for (const { seed, B, L, q, dtMax } of cases) {
       const inputs = randomInputs(seed, B, L, 3, 4, 5, dtMax);
       const probe = tf.randomNormal([B, L, 3, 4], 0, 1, 'float32', seed);
-      const grads = (scan: (i: ScanInputs) => tf.Tensor) =>
-        tf.grads((x, dt, a, bMat, cMat) =>
-          tf.sum(
-            tf.mul(
-              scan({
-                x: x as tf.Tensor4D,
-                dt: dt as tf.Tensor3D,
-                a: a as tf.Tensor1D,
-                bMat: bMat as tf.Tensor3D,
-                cMat: cMat as tf.Tensor3D,
-              }),
-              probe,
-            ),
-          ),
-        )(keys.map((k) => inputs[k]));
+      const grads = (scan: (i: ScanInputs) => tf.Tensor) => scanGradients(scan, inputs, probe);
       const options = { chunkSize: q, interChunk: 'matrix' } as const;
       // chunkedScanCarry runs the same forward under the tape.
       const gTaped = grads((i) => chunkedScanCarry(i, options).y);
