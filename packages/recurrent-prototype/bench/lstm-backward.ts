@@ -1,10 +1,11 @@
 // LSTM forward + backward: TensorFlow's whole-sequence op (what tfjs-node runs), the step-by-step scan with its own
 // backward pass (what the other backends run) and the op-by-op recorded formulation they replaced, alternated in
 // one process; median ms per pass. Last line: one JSON object.
-import { loadBackend, median, Rng, tf } from '@rpg/core';
+import { loadBackend, median, nativeBackend, Rng, tf } from '@rpg/core';
 import { benchFlags } from '@rpg/core/cli-kit';
 import { LstmStack, ParamStore } from '../src/index.js';
 import { lstmLayer, scanLstmLayer } from '../src/lstm-layer.js';
+import { lstmBackwardFor, nativeLstmLayer } from '../src/lstm-native.js';
 import { tapedLstmStack } from '../test/lstm-reference.js';
 
 const HELP = `tsx bench/lstm-backward.ts [--lengths 201,1024] [--batch 2] [--d 128] [--rounds 5]
@@ -33,6 +34,8 @@ const store = new ParamStore();
 new LstmStack(2, d, store, new Rng(0));
 const forms = {
   native: (x: tf.Tensor3D) => tapedLstmStack(store, x, 2, lstmLayer),
+  nativeTf: (x: tf.Tensor3D) =>
+    tapedLstmStack(store, x, 2, (...a) => nativeLstmLayer(nativeBackend()!, ...a, 'native')),
   scan: (x: tf.Tensor3D) => tapedLstmStack(store, x, 2, scanLstmLayer),
   taped: (x: tf.Tensor3D) => tapedLstmStack(store, x, 2),
 };
@@ -60,10 +63,11 @@ for (const len of lengths) {
   result[len] = {
     ...Object.fromEntries(names.map((n) => [`${n}Ms`, Math.round(ms[n]!)])),
     nativeVsScan: Number((ms.scan! / ms.native!).toFixed(2)),
+    jsVsTfBackward: Number((ms.nativeTf! / ms.native!).toFixed(2)),
     scanVsTaped: Number((ms.taped! / ms.scan!).toFixed(2)),
   };
   console.log(
-    `L ${len}: native ${ms.native!.toFixed(0)} ms, scan ${ms.scan!.toFixed(0)} ms, op-by-op ${ms.taped!.toFixed(0)} ms`,
+    `L ${len}: native (${lstmBackwardFor(batch, d)} backward) ${ms.native!.toFixed(0)} ms, native (TensorFlow backward) ${ms.nativeTf!.toFixed(0)} ms, scan ${ms.scan!.toFixed(0)} ms, op-by-op ${ms.taped!.toFixed(0)} ms`,
   );
   tf.dispose([x, probe]);
 }

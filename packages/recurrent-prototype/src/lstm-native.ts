@@ -1,4 +1,5 @@
-import { int64Scalar, type NativeBackend, tf } from '@rpg/core';
+import { currentBackend, int64Scalar, type NativeBackend, tf } from '@rpg/core';
+import { lstmGateGradients } from './lstm-js-backward.js';
 
 /**
  * Our gate blocks (i, f, o, g) in the order of TensorFlow's BlockLSTMV2 (i, f, g, o), along the last axis; the
@@ -9,11 +10,57 @@ function swapGateOrder(w: tf.Tensor): tf.Tensor {
   return tf.concat([i!, f!, g!, o!], w.rank - 1);
 }
 
+export type LstmBackward = 'native' | 'js';
+
+/**
+ * The sizes whose backward time loop is faster in JavaScript, measured at L 201 on 2-core x86 machines: TensorFlow's
+ * kernel costs about 0.2 ms per step at d 128 whether B is 2 or 8, and about 0.5 ms at d 256 (B 2), while the
+ * JavaScript product grows with B·d²: it is 2× faster at B 2, even at B 4 and 2× slower at B 8 (d 128).
+ */
+export const JS_BACKWARD_MAX = { batch: 4, macsPerStep: 1 << 19 };
+
+/**
+ * Where an LSTM layer's backward time loop runs: in JavaScript on tfjs-node's CPU build for small layers (a
+ * prototype model's batch is its step's distinct permutation states, a few), in TensorFlow's kernel otherwise
+ * (on a GPU the kernel runs there, and reading the activations back would cost more than it saves).
+ */
+export function lstmBackwardFor(batch: number, d: number): LstmBackward {
+  const fits = batch <= JS_BACKWARD_MAX.batch && batch * 4 * d * d <= JS_BACKWARD_MAX.macsPerStep;
+  return currentBackend()?.choice === 'node' && fits ? 'js' : 'native';
+}
+
+/**
+ * ∂x (time-major), ∂w (`[in + d, 4d]`, TensorFlow's gate order) and ∂b of one layer from the gradient `dy` of
+ * its outputs, what BlockLSTMGradV2 returns, with the time loop in JavaScript and the weight and input
+ * gradients as one matmul each over all steps.
+ */
+function jsGradients(dy: tf.Tensor3D, xs: tf.Tensor3D, ws: tf.Tensor2D, outs: tf.Tensor3D[]): tf.Tensor[] {
+  const [len, batch, inDim] = xs.shape;
+  const [i, cs, f, o, ci, co, h] = outs as [tf.Tensor3D, ...tf.Tensor3D[]];
+  const d = i.shape[2];
+  const read = (t: tf.Tensor) => t.dataSync() as Float32Array;
+  const wH = tf.slice(ws, [inDim, 0], [d, 4 * d]);
+  const steps = { i: read(i), cs: read(cs!), f: read(f!), o: read(o!), ci: read(ci!), co: read(co!) };
+  const dPre = tf.tensor2d(lstmGateGradients(steps, read(dy), read(wH), len, batch, d), [len * batch, 4 * d]);
+  // h before each step: zeros, then the outputs but the last.
+  const zero = tf.zeros([1, batch, d]);
+  const hPrev = len === 1 ? zero : tf.concat([zero, tf.slice(h!, [0, 0, 0], [len - 1, batch, d])], 0);
+  const xh = tf.reshape(tf.concat([xs, hPrev], 2), [len * batch, inDim + d]) as tf.Tensor2D;
+  const wX = tf.slice(ws, [0, 0], [inDim, 4 * d]);
+  return [
+    tf.reshape(tf.matMul(dPre, wX, false, true), [len, batch, inDim]),
+    tf.matMul(xh, dPre, true, false),
+    tf.sum(dPre, 0),
+  ];
+}
+
 /**
  * One LSTM layer (as {@link lstmLayer}) as TensorFlow's whole-sequence kernels, BlockLSTMV2 and its gradient
  * BlockLSTMGradV2: the time loop runs inside one native op each way, where the op-by-op formulation issues about
  * ten small tfjs ops per step forward and seven backward, each costing more in dispatch than in arithmetic.
  * The same equations (no peephole, no cell clip, zero initial states); outputs equal to float rounding.
+ * `backward` 'js' runs the gradient's time loop in JavaScript instead ({@link lstmGateGradients}); the default
+ * is {@link lstmBackwardFor}.
  */
 export function nativeLstmLayer(
   backend: NativeBackend,
@@ -21,6 +68,7 @@ export function nativeLstmLayer(
   wIh: tf.Tensor2D,
   wHh: tf.Tensor2D,
   bias: tf.Tensor1D,
+  backward: LstmBackward = lstmBackwardFor(x.shape[0], wHh.shape[0]),
 ): tf.Tensor3D {
   const b = backend.binding;
   const attrs = [
@@ -53,18 +101,23 @@ export function nativeLstmLayer(
     return {
       value: tf.transpose(states[6]!, [1, 0, 2]) as tf.Tensor3D,
       gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
-        const [xs, ws, bs, ...outs] = saved;
-        const [dx, , , dw, , , , db] = backend.executeMultipleOutputs(
-          'BlockLSTMGradV2',
-          attrs,
-          [
-            ...inputs(xs!, ws!, bs!),
-            ...outs,
-            tf.zerosLike(outs[1]!), // ∂loss/∂cs: the cell states are not outputs
-            tf.transpose(dy, [1, 0, 2]),
-          ],
-          8,
-        );
+        const [xs, ws, bs, ...outs] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor, ...tf.Tensor3D[]];
+        const [dx, dw, db] =
+          backward === 'js'
+            ? jsGradients(dy, xs, ws, outs)
+            : backend
+                .executeMultipleOutputs(
+                  'BlockLSTMGradV2',
+                  attrs,
+                  [
+                    ...inputs(xs, ws, bs!),
+                    ...outs,
+                    tf.zerosLike(outs[1]!), // ∂loss/∂cs: the cell states are not outputs
+                    tf.transpose(dy, [1, 0, 2]),
+                  ],
+                  8,
+                )
+                .filter((_, k) => k === 0 || k === 3 || k === 7);
         const dW = swapGateOrder(dw!);
         return [
           tf.transpose(dx!, [1, 0, 2]),

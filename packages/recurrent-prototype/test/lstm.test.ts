@@ -3,6 +3,7 @@ import { useBackend } from '@rpg/core/test-support';
 import { describe, expect, it } from 'vitest';
 import { LstmStack, ParamStore } from '../src/index.js';
 import { lstmLayer, scanLstmLayer } from '../src/lstm-layer.js';
+import { lstmBackwardFor, nativeLstmLayer } from '../src/lstm-native.js';
 import { maxAbs, maxAbsDiff } from './helpers.js';
 import { tapedLstmStack } from './lstm-reference.js';
 
@@ -41,12 +42,27 @@ describe('lstm with its own backward pass', () => {
     store.dispose();
   });
 
+  it('runs its backward time loop in JavaScript at these sizes on the CPU build', () => {
+    expect(lstmBackwardFor(2, D)).toBe('js');
+    expect(lstmBackwardFor(2, 1024)).toBe('native');
+  });
+
   // The scan formulation runs the reference's ops (outputs bit for bit); the native op computes the same
-  // equations with its own kernels (outputs to float rounding).
-  const layers = { scan: scanLstmLayer, native: lstmLayer };
+  // equations with its own kernels (outputs to float rounding), its backward pass in JavaScript or in
+  // TensorFlow's gradient kernel.
+  const native =
+    (backward: 'js' | 'native') =>
+    (...a: Parameters<typeof lstmLayer>) =>
+      nativeLstmLayer(nativeBackend()!, ...a, backward);
+  const layers = {
+    scan: scanLstmLayer,
+    native: native('js'),
+    'native, TensorFlow backward': native('native'),
+  };
   for (const [impl, outputTolerance] of [
     ['scan', 0],
     ['native', 1e-6],
+    ['native, TensorFlow backward', 1e-6],
   ] as const) {
     for (const len of [23, 1]) {
       it(`${impl}, L = ${len}: outputs equal the op-by-op formulation, gradients within float tolerance`, () => {
