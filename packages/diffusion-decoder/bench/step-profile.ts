@@ -11,18 +11,21 @@ import { AdamW } from '../src/optimizer.js';
 import { linearSchedule } from '../src/schedule.js';
 import { TokenDecoder } from '../src/token-decoder.js';
 
-const HELP = `tsx bench/step-profile.ts [--model mamba2] [--reps 5]
+const HELP = `tsx bench/step-profile.ts [--model mamba2] [--reps 5] [--top 0]
   Times each part of one generator training step at the MNIST MLP example's sizes and counts the kernels of
-  one whole step (tf.profile). The last line is one JSON object.`;
+  one whole step (tf.profile); --top N also lists that step's N slowest kernels with their shapes. The last
+  line is one JSON object.`;
 const args = benchFlags(
   {
     model: { type: 'string', default: 'mamba2' },
     reps: { type: 'string', default: '5' },
+    top: { type: 'string', default: '0' },
   },
   HELP,
 );
 const model = args.model as 'mamba2' | 'lstm' | 'transformer' | 'none';
 const reps = Number(args.reps);
+const topKernels = Number(args.top);
 
 await loadBackend({ log: null });
 const L = 201;
@@ -156,6 +159,13 @@ const slowest = Object.entries(kernelMs)
 for (const [name, ms] of Object.entries(parts))
   console.log(`${name.padEnd(26)} ${ms.toFixed(1).padStart(8)} ms`);
 console.log(`kernels per step: ${profile.kernels.length}; ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
+const shapes = (list: unknown[]) => list.map((s) => `[${s}]`).join(' ');
+for (const kr of [...profile.kernels]
+  .sort((a, b) => Number(b.kernelTimeMs) - Number(a.kernelTimeMs))
+  .slice(0, topKernels))
+  console.log(
+    `  ${Number(kr.kernelTimeMs).toFixed(2).padStart(6)} ms ${kr.name} ${shapes(kr.inputShapes)} → ${shapes(kr.outputShapes)}`,
+  );
 console.log(`kernel ms per step (tf.profile): ${slowest.map(([n, ms]) => `${n} ${ms}`).join(', ')}`);
 console.log(
   JSON.stringify({

@@ -67,7 +67,7 @@ for (const len of lengths) {
     scanVsTaped: Number((ms.taped! / ms.scan!).toFixed(2)),
   };
   console.log(
-    `L ${len}: native (${lstmBackwardFor(batch, d)} backward) ${ms.native!.toFixed(0)} ms, native (TensorFlow backward) ${ms.nativeTf!.toFixed(0)} ms, scan ${ms.scan!.toFixed(0)} ms, op-by-op ${ms.taped!.toFixed(0)} ms`,
+    `L ${len}: native (${lstmBackwardFor(len, batch, d)} backward) ${ms.native!.toFixed(0)} ms, native (TensorFlow backward) ${ms.nativeTf!.toFixed(0)} ms, scan ${ms.scan!.toFixed(0)} ms, op-by-op ${ms.taped!.toFixed(0)} ms`,
   );
   tf.dispose([x, probe]);
 }

@@ -5,7 +5,8 @@ import { nativeLstmLayer } from './lstm-native.js';
 /**
  * One LSTM layer over a whole sequence as one differentiable op (gate columns i, f, o, g):
  * `[B, L, d] → [B, L, d]` hidden states, from zero initial states. On tfjs-node, TensorFlow's whole-sequence
- * LSTM kernels ({@link nativeLstmLayer}); elsewhere {@link scanLstmLayer}.
+ * LSTM kernel forward and, on the CPU build, a WebAssembly time loop backward ({@link nativeLstmLayer});
+ * elsewhere {@link scanLstmLayer}.
  */
 export function lstmLayer(
   x: tf.Tensor3D,

@@ -1,5 +1,5 @@
 import { currentBackend, int64Scalar, type NativeBackend, tf } from '@rpg/core';
-import { lstmGateGradients } from './lstm-js-backward.js';
+import { KERNEL_MAX_BYTES, kernelBytes, lstmGateGradients } from './lstm-backward-kernel.js';
 
 /**
  * Our gate blocks (i, f, o, g) in the order of TensorFlow's BlockLSTMV2 (i, f, g, o), along the last axis; the
@@ -10,31 +10,32 @@ function swapGateOrder(w: tf.Tensor): tf.Tensor {
   return tf.concat([i!, f!, g!, o!], w.rank - 1);
 }
 
-export type LstmBackward = 'native' | 'js';
+export type LstmBackward = 'native' | 'wasm';
 
 /**
- * The sizes whose backward time loop is faster in JavaScript, measured at L 201 on 2-core x86 machines: TensorFlow's
- * kernel costs about 0.2 ms per step at d 128 whether B is 2 or 8, and about 0.5 ms at d 256 (B 2), while the
- * JavaScript product grows with B·d²: it is 2× faster at B 2, even at B 4 and 2× slower at B 8 (d 128).
+ * Where an LSTM layer's backward time loop runs: in WebAssembly ({@link lstmGateGradients}) on tfjs-node's CPU
+ * build, where TensorFlow's gradient kernel spends about 0.2 ms per step (d 128, B 2 to 8) and more at larger d
+ * in small-kernel dispatch. Forward + backward of 2 layers at L 201 on a 2-core Xeon: 35 against 182 ms at the
+ * example's sizes (B 2, d 128), 108 against 253 at B 8, 118 against 541 at d 256, 485 against 3,165 at d 512. In
+ * TensorFlow's kernel on a GPU (it runs there, and reading the activations back would cost more than it saves)
+ * and for layers whose arrays would not fit the kernel's memory.
  */
-export const JS_BACKWARD_MAX = { batch: 4, macsPerStep: 1 << 19 };
-
-/**
- * Where an LSTM layer's backward time loop runs: in JavaScript on tfjs-node's CPU build for small layers (a
- * prototype model's batch is its step's distinct permutation states, a few), in TensorFlow's kernel otherwise
- * (on a GPU the kernel runs there, and reading the activations back would cost more than it saves).
- */
-export function lstmBackwardFor(batch: number, d: number): LstmBackward {
-  const fits = batch <= JS_BACKWARD_MAX.batch && batch * 4 * d * d <= JS_BACKWARD_MAX.macsPerStep;
-  return currentBackend()?.choice === 'node' && fits ? 'js' : 'native';
+export function lstmBackwardFor(len: number, batch: number, d: number): LstmBackward {
+  const fits = kernelBytes(len, batch, d) <= KERNEL_MAX_BYTES;
+  return currentBackend()?.choice === 'node' && fits ? 'wasm' : 'native';
 }
 
 /**
  * ∂x (time-major), ∂w (`[in + d, 4d]`, TensorFlow's gate order) and ∂b of one layer from the gradient `dy` of
- * its outputs, what BlockLSTMGradV2 returns, with the time loop in JavaScript and the weight and input
+ * its outputs, what BlockLSTMGradV2 returns, with the time loop in WebAssembly and the weight and input
  * gradients as one matmul each over all steps.
  */
-function jsGradients(dy: tf.Tensor3D, xs: tf.Tensor3D, ws: tf.Tensor2D, outs: tf.Tensor3D[]): tf.Tensor[] {
+function kernelGradients(
+  dy: tf.Tensor3D,
+  xs: tf.Tensor3D,
+  ws: tf.Tensor2D,
+  outs: tf.Tensor3D[],
+): tf.Tensor[] {
   const [len, batch, inDim] = xs.shape;
   const [i, cs, f, o, ci, co, h] = outs as [tf.Tensor3D, ...tf.Tensor3D[]];
   const d = i.shape[2];
@@ -59,7 +60,7 @@ function jsGradients(dy: tf.Tensor3D, xs: tf.Tensor3D, ws: tf.Tensor2D, outs: tf
  * BlockLSTMGradV2: the time loop runs inside one native op each way, where the op-by-op formulation issues about
  * ten small tfjs ops per step forward and seven backward, each costing more in dispatch than in arithmetic.
  * The same equations (no peephole, no cell clip, zero initial states); outputs equal to float rounding.
- * `backward` 'js' runs the gradient's time loop in JavaScript instead ({@link lstmGateGradients}); the default
+ * `backward` 'wasm' runs the gradient's time loop in WebAssembly instead ({@link lstmGateGradients}); the default
  * is {@link lstmBackwardFor}.
  */
 export function nativeLstmLayer(
@@ -68,7 +69,7 @@ export function nativeLstmLayer(
   wIh: tf.Tensor2D,
   wHh: tf.Tensor2D,
   bias: tf.Tensor1D,
-  backward: LstmBackward = lstmBackwardFor(x.shape[0], wHh.shape[0]),
+  backward: LstmBackward = lstmBackwardFor(x.shape[1], x.shape[0], wHh.shape[0]),
 ): tf.Tensor3D {
   const b = backend.binding;
   const attrs = [
@@ -103,8 +104,8 @@ export function nativeLstmLayer(
       gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
         const [xs, ws, bs, ...outs] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor, ...tf.Tensor3D[]];
         const [dx, dw, db] =
-          backward === 'js'
-            ? jsGradients(dy, xs, ws, outs)
+          backward === 'wasm'
+            ? kernelGradients(dy, xs, ws, outs)
             : backend
                 .executeMultipleOutputs(
                   'BlockLSTMGradV2',

@@ -2,6 +2,7 @@ import { nativeBackend, Rng, tf } from '@rpg/core';
 import { useBackend } from '@rpg/core/test-support';
 import { describe, expect, it } from 'vitest';
 import { LstmStack, ParamStore } from '../src/index.js';
+import { KERNEL_MAX_BYTES, kernelBytes } from '../src/lstm-backward-kernel.js';
 import { lstmLayer, scanLstmLayer } from '../src/lstm-layer.js';
 import { lstmBackwardFor, nativeLstmLayer } from '../src/lstm-native.js';
 import { maxAbs, maxAbsDiff } from './helpers.js';
@@ -42,21 +43,23 @@ describe('lstm with its own backward pass', () => {
     store.dispose();
   });
 
-  it('runs its backward time loop in JavaScript at these sizes on the CPU build', () => {
-    expect(lstmBackwardFor(2, D)).toBe('js');
-    expect(lstmBackwardFor(2, 1024)).toBe('native');
+  it('runs its backward time loop in WebAssembly on the CPU build, unless its arrays are too large', () => {
+    expect(lstmBackwardFor(201, 2, D)).toBe('wasm');
+    expect(lstmBackwardFor(201, 8, 1024)).toBe('wasm');
+    expect(kernelBytes(100_000, 8, 1024)).toBeGreaterThan(KERNEL_MAX_BYTES);
+    expect(lstmBackwardFor(100_000, 8, 1024)).toBe('native');
   });
 
   // The scan formulation runs the reference's ops (outputs bit for bit); the native op computes the same
-  // equations with its own kernels (outputs to float rounding), its backward pass in JavaScript or in
+  // equations with its own kernels (outputs to float rounding), its backward pass in WebAssembly or in
   // TensorFlow's gradient kernel.
   const native =
-    (backward: 'js' | 'native') =>
+    (backward: 'wasm' | 'native') =>
     (...a: Parameters<typeof lstmLayer>) =>
       nativeLstmLayer(nativeBackend()!, ...a, backward);
   const layers = {
     scan: scanLstmLayer,
-    native: native('js'),
+    native: native('wasm'),
     'native, TensorFlow backward': native('native'),
   };
   for (const [impl, outputTolerance] of [
