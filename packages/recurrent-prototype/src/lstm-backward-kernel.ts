@@ -21,8 +21,14 @@ export function kernelBytes(len: number, batch: number, d: number): number {
   return 4 * (len * batch * d * 11 + d * 4 * d + 2 * batch * d);
 }
 
+/** The part of the WebAssembly API used here (the project's TypeScript libraries do not declare it). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: object };
+};
+
 interface Kernel {
-  memory: WebAssembly.Memory;
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
   gateGradients(len: number, batch: number, d: number, ...offsets: number[]): void;
 }
 let kernel: Kernel | undefined;
