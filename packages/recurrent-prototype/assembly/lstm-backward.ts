@@ -1,4 +1,4 @@
-// AssemblyScript source of src/lstm-backward.wasm (rebuild: pnpm --filter @rpg/recurrent-prototype build:wasm).
+// Part of src/kernels.wasm (assembly/index.ts; rebuild: pnpm --filter @rpg/recurrent-prototype build:wasm).
 // The backward time loop of one LSTM layer; the caller lays the arrays out in this module's memory and passes
 // byte offsets. Time-major [L, B, d]: i, cs, f, o, ci, co (the gate activations TensorFlow's BlockLSTMV2 saves);
 // dy [B, L, d]; wH [d, 4d] (recurrent weights, gate order i, f, ci, o); out: dPre [L, B, 4d]; dh, dc [B, d] are

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { KERNEL_MAX_BYTES, kernelBytes, runKernel } from './wasm-kernels.js';
 
 /**
  * The gate activations of every step of one LSTM layer, as TensorFlow's BlockLSTMV2 returns them: time-major
@@ -13,25 +13,16 @@ export interface LstmSteps {
   co: Float32Array;
 }
 
-/** Bytes of WebAssembly memory the kernel may use; larger layers take TensorFlow's gradient kernel. */
-export const KERNEL_MAX_BYTES = 1 << 30;
-
-/** Bytes {@link lstmGateGradients} lays out for a layer of these sizes. */
-export function kernelBytes(len: number, batch: number, d: number): number {
-  return 4 * (len * batch * d * 11 + d * 4 * d + 2 * batch * d);
-}
-
-/** The part of the WebAssembly API used here (the project's TypeScript libraries do not declare it). */
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: object };
+/** The lengths of the arrays {@link lstmGateGradients} lays out. */
+const layout = (len: number, batch: number, d: number) => {
+  const n = len * batch * d;
+  return [n, n, n, n, n, n, n, 4 * d * d, 4 * n, batch * d, batch * d];
 };
 
-interface Kernel {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
-  gateGradients(len: number, batch: number, d: number, ...offsets: number[]): void;
+/** Whether a layer of these sizes fits the kernel's memory. */
+export function lstmKernelFits(len: number, batch: number, d: number): boolean {
+  return kernelBytes(layout(len, batch, d)) <= KERNEL_MAX_BYTES;
 }
-let kernel: Kernel | undefined;
 
 /**
  * The backward recurrence of an LSTM layer: from the gradient `dy` `[B, L, d]` of the hidden states and the saved
@@ -39,10 +30,9 @@ let kernel: Kernel | undefined;
  * (i, f, ci, o), from zero initial states. `wH` `[d, 4d]` holds the recurrent weights in that order. The weight
  * and input gradients follow from it in one matmul each (the caller's).
  *
- * It runs in WebAssembly (assembly/lstm-backward.ts, compiled to lstm-backward.wasm): per step a
- * `[B, 4d] × [4d, d]` product, four lanes wide, and a few element-wise lines. TensorFlow's CPU gradient kernel
- * spends several times as long per step in its own small-kernel dispatch (and accumulates the weight
- * gradients step by step). Float32, deterministic.
+ * It runs in WebAssembly (assembly/lstm-backward.ts): per step a `[B, 4d] × [4d, d]` product, four lanes wide,
+ * and a few element-wise lines. TensorFlow's CPU gradient kernel spends several times as long per step in its
+ * own small-kernel dispatch (and accumulates the weight gradients step by step). Float32, deterministic.
  */
 export function lstmGateGradients(
   steps: LstmSteps,
@@ -52,39 +42,25 @@ export function lstmGateGradients(
   batch: number,
   d: number,
 ): Float32Array {
-  const k = loadKernel();
   const n = len * batch * d;
-  const bytes = kernelBytes(len, batch, d);
-  if (bytes > k.memory.buffer.byteLength) {
-    k.memory.grow(Math.ceil((bytes - k.memory.buffer.byteLength) / 65536));
-  }
-  const memory = new Float32Array(k.memory.buffer);
-  // Inputs, then the output dPre (4n) and the two [B, d] scratch rows, back to back (offsets in floats).
-  const inputs = [steps.i, steps.cs, steps.f, steps.o, steps.ci, steps.co, dy, wH];
-  const offsets: number[] = [];
-  let at = 0;
-  for (const values of inputs) {
-    memory.set(values, at);
-    offsets.push(at);
-    at += values.length;
-  }
-  const dPre = at;
-  k.gateGradients(
-    len,
-    batch,
-    d,
-    ...offsets.map((o) => 4 * o),
-    4 * dPre,
-    4 * (dPre + 4 * n),
-    4 * (dPre + 4 * n + batch * d),
-  );
-  return memory.slice(dPre, dPre + 4 * n);
-}
-
-function loadKernel(): Kernel {
-  if (!kernel) {
-    const bytes = readFileSync(new URL('./lstm-backward.wasm', import.meta.url));
-    kernel = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as Kernel;
-  }
-  return kernel;
+  const { i, cs, f, o, ci, co } = steps;
+  const arrays = { i, cs, f, o, ci, co, dy, wH, dPre: 4 * n, dh: batch * d, dc: batch * d };
+  return runKernel(arrays, ['dPre'], (k, at) =>
+    k.gateGradients(
+      len,
+      batch,
+      d,
+      at.i,
+      at.cs,
+      at.f,
+      at.o,
+      at.ci,
+      at.co,
+      at.dy,
+      at.wH,
+      at.dPre,
+      at.dh,
+      at.dc,
+    ),
+  ).dPre;
 }

@@ -1,5 +1,5 @@
 import { currentBackend, int64Scalar, type NativeBackend, tf } from '@rpg/core';
-import { KERNEL_MAX_BYTES, kernelBytes, lstmGateGradients } from './lstm-backward-kernel.js';
+import { lstmGateGradients, lstmKernelFits } from './lstm-backward-kernel.js';
 
 /**
  * Our gate blocks (i, f, o, g) in the order of TensorFlow's BlockLSTMV2 (i, f, g, o), along the last axis; the
@@ -21,8 +21,7 @@ export type LstmBackward = 'native' | 'wasm';
  * and for layers whose arrays would not fit the kernel's memory.
  */
 export function lstmBackwardFor(len: number, batch: number, d: number): LstmBackward {
-  const fits = kernelBytes(len, batch, d) <= KERNEL_MAX_BYTES;
-  return currentBackend()?.choice === 'node' && fits ? 'wasm' : 'native';
+  return currentBackend()?.choice === 'node' && lstmKernelFits(len, batch, d) ? 'wasm' : 'native';
 }
 
 /**

@@ -2,6 +2,7 @@ import { tf } from '@rpg/core';
 
 import { chunkForward, padToChunks, type ScanInputs } from './ssd-chunks.js';
 import { chunkedScanOp } from './ssd-scan-grad.js';
+import { wasmScanFits, wasmScanOp } from './ssd-scan-wasm.js';
 
 export type { ScanInputs } from './ssd-chunks.js';
 
@@ -59,16 +60,21 @@ export interface ChunkedScanOptions {
    * step per chunk, O(#chunks)), or 'auto' (matrix up to 128 chunks).
    */
   interChunk?: 'auto' | 'matrix' | 'loop';
+  /** 'auto' (default): the WebAssembly scan where it fits; 'tensorflow': always the chunked form. */
+  kernel?: 'auto' | 'tensorflow';
 }
 
 /**
  * The same recurrence in the chunked "SSD" form (Mamba2's state-space duality; see {@link chunkForward}): a
  * handful of large ops instead of a loop over L. In the matrix form its gradients are written by hand
- * ({@link chunkedScanOp}); the loop form is differentiated op by op.
+ * ({@link chunkedScanOp}); the loop form is differentiated op by op. On tfjs-node's CPU build, a layer small
+ * enough runs instead as the step-by-step recurrence in WebAssembly ({@link wasmScanOp}; `options.kernel`
+ * 'tensorflow' keeps the chunked form).
  */
 export function chunkedScan(inputs: ScanInputs, options: ChunkedScanOptions = {}): tf.Tensor4D {
   checkShapes(inputs);
   const q = chunkSizeOf(options);
+  if (options.kernel !== 'tensorflow' && wasmScanFits(inputs)) return wasmScanOp(inputs);
   return tf.tidy(() => {
     const { padded, nc } = padToChunks(inputs, q);
     const y = useMatrix(options, nc) ? chunkedScanOp(padded, q, nc) : chunkForward(padded, q, nc, false).y;

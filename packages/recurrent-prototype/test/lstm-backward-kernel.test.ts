@@ -1,4 +1,4 @@
-// The committed WebAssembly is what its AssemblyScript source compiles to, and it computes the backward
+// The committed WebAssembly (kernels.wasm) is what its AssemblyScript source compiles to, and it computes the backward
 // recurrence it documents (checked here against a direct float64 evaluation; lstm.test.ts checks the layer's
 // gradients against the op-by-op formulation).
 import { spawnSync } from 'node:child_process';
@@ -53,7 +53,7 @@ function reference(
 }
 
 describe('the LSTM backward kernel', () => {
-  it('is the compiled form of assembly/lstm-backward.ts', () => {
+  it('is the compiled form of assembly/ (kernels.wasm)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rpg-asc-'));
     try {
       const asc = createRequire(import.meta.url).resolve('assemblyscript/bin/asc.js');
@@ -63,10 +63,9 @@ describe('the LSTM backward kernel', () => {
       const run = spawnSync(process.execPath, [asc, ...args], { cwd: here, encoding: 'utf8' });
       expect(run.status, run.stderr).toBe(0);
       const built = readFileSync(join(dir, 'out.wasm'));
-      expect(
-        built.equals(readFileSync(join(here, 'src/lstm-backward.wasm'))),
-        'rebuild with build:wasm',
-      ).toBe(true);
+      expect(built.equals(readFileSync(join(here, 'src/kernels.wasm'))), 'rebuild with build:wasm').toBe(
+        true,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -11,6 +11,7 @@ import {
   type ScanInputs,
   sequentialScan,
 } from '../src/index.js';
+import { wasmScanFits, wasmScanOp } from '../src/ssd-scan-wasm.js';
 import { maxAbs, maxAbsDiff } from './helpers.js';
 
 useBackend();
@@ -58,6 +59,53 @@ function scanGradients(
   )(keys.map((k) => inputs[k]));
 }
 
+describe('SSD scan in WebAssembly', () => {
+  // N a multiple of 4 (the kernel's vectors); L around and across the 16-step checkpoints; strong decay.
+  const cases = [
+    { seed: 21, B: 2, L: 37, H: 3, P: 5, N: 8, dtMax: 0.5 },
+    { seed: 22, B: 1, L: 16, H: 2, P: 4, N: 4, dtMax: 0.5 },
+    { seed: 23, B: 1, L: 300, H: 2, P: 4, N: 8, dtMax: 3 },
+  ];
+
+  it('is what chunkedScan runs here when N is a multiple of 4, and not otherwise', () => {
+    const fits = randomInputs(1, 1, 5, 2, 3, 4);
+    const odd = randomInputs(1, 1, 5, 2, 3, 5);
+    expect(wasmScanFits(fits)).toBe(true);
+    expect(wasmScanFits(odd)).toBe(false);
+    tf.dispose([...Object.values(fits), ...Object.values(odd)]);
+  });
+
+  for (const { seed, B, L, H, P, N, dtMax } of cases) {
+    it(`equals the sequential scan, outputs and every gradient (B ${B}, L ${L}, N ${N}, Δ ≤ ${dtMax})`, () => {
+      const inputs = randomInputs(seed, B, L, H, P, N, dtMax);
+      const ref = sequentialScan(inputs);
+      const y = wasmScanOp(inputs);
+      expect(maxAbsDiff(y, ref) / maxAbs(ref)).toBeLessThan(2e-5);
+      const probe = tf.randomNormal([B, L, H, P], 0, 1, 'float32', seed);
+      const gRef = scanGradients(sequentialScan, inputs, probe);
+      const g = scanGradients(wasmScanOp, inputs, probe);
+      g.forEach((gi, k) => {
+        expect(gi.shape).toEqual(gRef[k]!.shape);
+        const scale = maxAbs(gRef[k]!);
+        expect(scale, keys[k]).toBeGreaterThan(0);
+        expect(maxAbsDiff(gi, gRef[k]!) / scale, `d/d${keys[k]}`).toBeLessThan(2e-5);
+      });
+      tf.dispose([ref, y, probe, ...g, ...gRef, ...Object.values(inputs)]);
+    });
+  }
+
+  it('gives the same numbers run to run and leaves no tensor behind', () => {
+    const inputs = randomInputs(24, 2, 40, 2, 4, 8);
+    const probe = tf.randomNormal([2, 40, 2, 4], 0, 1, 'float32', 3);
+    const before = tf.memory().numTensors;
+    const [a, b] = [0, 1].map(() => scanGradients(wasmScanOp, inputs, probe));
+    expect(tf.memory().numTensors).toBe(before + a!.length + b!.length);
+    for (const [k, ga] of a!.entries())
+      expect(Array.from(ga.dataSync())).toEqual(Array.from(b![k]!.dataSync()));
+    tf.dispose([...a!, ...b!, probe, ...Object.values(inputs)]);
+  });
+});
+
 describe('chunked SSD scan', () => {
   it('equals the sequential scan (several chunk sizes, L not a multiple of the chunk, both inter-chunk modes)', () => {
     const inputs = randomInputs(1, 2, 37, 3, 5, 4);
@@ -66,7 +114,7 @@ describe('chunked SSD scan', () => {
     expect(maxAbs(ref)).toBeGreaterThan(0.5);
     for (const chunkSize of [1, 5, 8, 16, 37, 64]) {
       for (const interChunk of ['matrix', 'loop'] as const) {
-        const y = chunkedScan(inputs, { chunkSize, interChunk });
+        const y = chunkedScan(inputs, { chunkSize, interChunk, kernel: 'tensorflow' });
         expect(y.shape).toEqual(ref.shape);
         expect(maxAbsDiff(y, ref), `Q=${chunkSize} ${interChunk}`).toBeLessThan(1e-4);
         y.dispose();
@@ -77,7 +125,7 @@ describe('chunked SSD scan', () => {
 
   it('continues from a carried state: blocks scanned one after another give the whole sequence', () => {
     const inputs = randomInputs(3, 2, 45, 3, 4, 5);
-    const whole = chunkedScan(inputs, { chunkSize: 8 });
+    const whole = chunkedScan(inputs, { chunkSize: 8, kernel: 'tensorflow' });
     const cut = (t: tf.Tensor, from: number, size: number) =>
       tf.slice(t, [0, from], [t.shape[0], size]) as never;
     for (const [sizes, interChunk] of [
@@ -116,7 +164,7 @@ describe('chunked SSD scan', () => {
   it('stays finite and exact with long sequences and strong decay (no overflow in masked entries)', () => {
     const inputs = randomInputs(2, 1, 300, 2, 4, 8, 3);
     const ref = sequentialScan(inputs);
-    const y = chunkedScan(inputs, { chunkSize: 64 });
+    const y = chunkedScan(inputs, { chunkSize: 64, kernel: 'tensorflow' });
     const values = y.dataSync();
     expect(values.every(Number.isFinite)).toBe(true);
     expect(maxAbsDiff(y, ref)).toBeLessThan(1e-4);
@@ -138,7 +186,7 @@ describe('chunked SSD scan', () => {
     inputs.a = tf.tensor1d([-16, -8]);
     const ref = sequentialScan(inputs);
     for (const interChunk of ['matrix', 'loop'] as const) {
-      const y = chunkedScan(inputs, { chunkSize: 16, interChunk });
+      const y = chunkedScan(inputs, { chunkSize: 16, interChunk, kernel: 'tensorflow' });
       expect(maxAbsDiff(y, ref) / maxAbs(ref), interChunk).toBeLessThan(2e-5);
       y.dispose();
     }
@@ -151,7 +199,7 @@ describe('chunked SSD scan', () => {
     const grads = (scan: (i: ScanInputs) => tf.Tensor) => scanGradients(scan, inputs, probe);
     const gRef = grads(sequentialScan);
     for (const interChunk of ['matrix', 'loop'] as const) {
-      const g = grads((i) => chunkedScan(i, { chunkSize: 8, interChunk }));
+      const g = grads((i) => chunkedScan(i, { chunkSize: 8, interChunk, kernel: 'tensorflow' }));
       g.forEach((gi, k) => {
         const scale = Math.max(1, maxAbs(gRef[k]!));
         expect(maxAbsDiff(gi, gRef[k]!) / scale, `d/d${keys[k]} ${interChunk}`).toBeLessThan(1e-4);
@@ -171,7 +219,7 @@ describe('chunked SSD scan', () => {
       const inputs = randomInputs(seed, B, L, 3, 4, 5, dtMax);
       const probe = tf.randomNormal([B, L, 3, 4], 0, 1, 'float32', seed);
       const grads = (scan: (i: ScanInputs) => tf.Tensor) => scanGradients(scan, inputs, probe);
-      const options = { chunkSize: q, interChunk: 'matrix' } as const;
+      const options = { chunkSize: q, interChunk: 'matrix', kernel: 'tensorflow' } as const;
       // chunkedScanCarry runs the same forward under the tape.
       const gTaped = grads((i) => chunkedScanCarry(i, options).y);
       const gHand = grads((i) => chunkedScan(i, options));

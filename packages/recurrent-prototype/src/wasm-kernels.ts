@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+
+/** The part of the WebAssembly API used here (the project's TypeScript libraries do not declare it). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: object };
+};
+
+/** The exports of kernels.wasm (compiled from assembly/index.ts); every pointer is a byte offset. */
+export interface Kernels {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  /** The first byte past the module's static data. */
+  heapBase: { value: number };
+  gateGradients(len: number, batch: number, d: number, ...pointers: number[]): void;
+  scanForward(
+    batch: number,
+    len: number,
+    heads: number,
+    p: number,
+    n: number,
+    seg: number,
+    ...pointers: number[]
+  ): void;
+  scanBackward(
+    batch: number,
+    len: number,
+    heads: number,
+    p: number,
+    n: number,
+    seg: number,
+    ...pointers: number[]
+  ): void;
+}
+
+/** Bytes of WebAssembly memory a kernel call may use; larger work takes the TensorFlow path. */
+export const KERNEL_MAX_BYTES = 1 << 30;
+
+let kernels: Kernels | undefined;
+
+function load(): Kernels {
+  if (!kernels) {
+    const bytes = readFileSync(new URL('./kernels.wasm', import.meta.url));
+    kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as Kernels;
+  }
+  return kernels;
+}
+
+/**
+ * One kernel call: `arrays` (inputs with values, outputs and scratch as lengths) laid out back to back in the
+ * module's memory past its static data, `call` given their byte offsets; returns copies of the arrays named in
+ * `outputs`. Calls are synchronous and copy their results out, so every call may use the same memory.
+ */
+export function runKernel<K extends string>(
+  arrays: Record<K, Float32Array | number>,
+  outputs: readonly NoInfer<K>[],
+  call: (kernels: Kernels, at: Record<K, number>) => void,
+): Record<K, Float32Array> {
+  const k = load();
+  const names = Object.keys(arrays) as K[];
+  const lengths = names.map((name) => {
+    const a = arrays[name];
+    return typeof a === 'number' ? a : a.length;
+  });
+  // 16-byte alignment for every array: the kernels load four floats at a time.
+  const base = Math.ceil(k.heapBase.value / 16) * 4; // in floats, 16-byte aligned
+  const floats = base + lengths.reduce((sum, n) => sum + Math.ceil(n / 4) * 4, 0);
+  if (4 * floats > KERNEL_MAX_BYTES)
+    throw new Error(`kernel call needs ${4 * floats} bytes, over ${KERNEL_MAX_BYTES}`);
+  const have = k.memory.buffer.byteLength;
+  if (4 * floats > have) k.memory.grow(Math.ceil((4 * floats - have) / 65536));
+  const memory = new Float32Array(k.memory.buffer);
+  const at = {} as Record<K, number>;
+  let offset = base;
+  names.forEach((name, i) => {
+    const a = arrays[name];
+    if (typeof a === 'number') memory.fill(0, offset, offset + a);
+    else memory.set(a, offset);
+    at[name] = 4 * offset;
+    offset += Math.ceil(lengths[i]! / 4) * 4;
+  });
+  call(k, at);
+  const out = {} as Record<K, Float32Array>;
+  for (const name of outputs)
+    out[name] = memory.slice(at[name] / 4, at[name] / 4 + lengths[names.indexOf(name)]!);
+  return out;
+}
+
+/** Bytes {@link runKernel} lays out for arrays of these lengths (what a caller checks against the limit). */
+export function kernelBytes(lengths: readonly number[]): number {
+  return 4 * lengths.reduce((sum, n) => sum + Math.ceil(n / 4) * 4, 0);
+}
