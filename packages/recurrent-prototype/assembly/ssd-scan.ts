@@ -24,33 +24,76 @@ export function scanForward(
   checkpoints: usize,
   state: usize,
 ): void {
-  const segments = (len + seg - 1) / seg;
-  const stateBytes = <usize>(p * n) * 4;
+  setSizes(len, heads, p, n, seg);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       memory.fill(state, 0, stateBytes);
       const ah = load<f32>(a + <usize>h * 4);
-      const cp = checkpoints + <usize>((b * heads + h) * segments) * stateBytes;
+      const cp = checkpointsOf(checkpoints, b, h);
       for (let t = 0; t < len; t++) {
         if (t % seg === 0) memory.copy(cp + <usize>(t / seg) * stateBytes, state, stateBytes);
-        const bt = <usize>(b * len + t);
-        const dtv = load<f32>(dt + (bt * <usize>heads + <usize>h) * 4);
-        const xRow = x + (bt * <usize>heads + <usize>h) * <usize>p * 4;
-        const yRow = y + (bt * <usize>heads + <usize>h) * <usize>p * 4;
-        step(
+        const at = headIndex(b, t, h);
+        advance(
           state,
-          Mathf.exp(dtv * ah),
-          dtv,
-          xRow,
-          bm + bt * <usize>n * 4,
-          cm + bt * <usize>n * 4,
-          yRow,
-          p,
-          n,
+          ah,
+          load<f32>(dt + at * 4),
+          x + at * <usize>p * 4,
+          bm,
+          cm,
+          b,
+          t,
+          y + at * <usize>p * 4,
         );
       }
     }
   }
+}
+
+// The sizes of the current call, set once by each exported function so the helpers below need not take them.
+let seqLen: i32 = 0;
+let headCount: i32 = 0;
+let segments: i32 = 0;
+let stateP: i32 = 0;
+let stateN: i32 = 0;
+let stateBytes: usize = 0;
+
+function setSizes(len: i32, heads: i32, p: i32, n: i32, seg: i32): void {
+  seqLen = len;
+  headCount = heads;
+  segments = (len + seg - 1) / seg;
+  stateP = p;
+  stateN = n;
+  stateBytes = <usize>(p * n) * 4;
+}
+
+/** The index of (sequence b, position t, head h) in a [B, L, H] array. */
+function headIndex(b: i32, t: i32, h: i32): usize {
+  return <usize>(b * seqLen + t) * <usize>headCount + <usize>h;
+}
+
+/** The byte offset of position t's row in a [B, L, N] array at `base`. */
+function nRow(base: usize, b: i32, t: i32): usize {
+  return base + <usize>(b * seqLen + t) * <usize>stateN * 4;
+}
+
+/** Where sequence b and head h's checkpoints [⌈L/seg⌉, P, N] start. */
+function checkpointsOf(checkpoints: usize, b: i32, h: i32): usize {
+  return checkpoints + <usize>((b * headCount + h) * segments) * stateBytes;
+}
+
+/** Advances `state` by step t of sequence b (head decay rate `ah`, step size `dtv`, input row `xRow`). */
+function advance(
+  state: usize,
+  ah: f32,
+  dtv: f32,
+  xRow: usize,
+  bm: usize,
+  cm: usize,
+  b: i32,
+  t: i32,
+  yRow: usize,
+): void {
+  step(state, Mathf.exp(dtv * ah), dtv, xRow, nRow(bm, b, t), nRow(cm, b, t), yRow, stateP, stateN);
 }
 
 /** One step of the recurrence on `state` [P, N]; writes y_t to `yRow` unless it is 0. */
@@ -106,8 +149,7 @@ export function scanBackward(
   ds: usize,
   scratch: usize,
 ): void {
-  const segments = (len + seg - 1) / seg;
-  const stateBytes = <usize>(p * n) * 4;
+  setSizes(len, heads, p, n, seg);
   memory.fill(da, 0, <usize>heads * 4);
   memory.fill(dbm, 0, <usize>(batch * len * n) * 4);
   memory.fill(dcm, 0, <usize>(batch * len * n) * 4);
@@ -115,7 +157,7 @@ export function scanBackward(
     for (let h = 0; h < heads; h++) {
       memory.fill(ds, 0, stateBytes);
       const ah = load<f32>(a + <usize>h * 4);
-      const cp = checkpoints + <usize>((b * heads + h) * segments) * stateBytes;
+      const cp = checkpointsOf(checkpoints, b, h);
       let daSum: f32 = 0;
       for (let sIdx = segments - 1; sIdx >= 0; sIdx--) {
         const t0 = sIdx * seg;
@@ -123,17 +165,14 @@ export function scanBackward(
         // scratch[k] = the state after step t0 + k − 1 (scratch[0]: before t0).
         memory.copy(scratch, cp + <usize>sIdx * stateBytes, stateBytes);
         for (let t = t0; t < t1; t++) {
-          const bt = <usize>(b * len + t);
-          const dtv = load<f32>(dt + (bt * <usize>heads + <usize>h) * 4);
+          const at = headIndex(b, t, h);
           const next = scratch + <usize>(t - t0 + 1) * stateBytes;
           memory.copy(next, next - stateBytes, stateBytes);
-          const xRow = x + (bt * <usize>heads + <usize>h) * <usize>p * 4;
-          step(next, Mathf.exp(dtv * ah), dtv, xRow, bm + bt * <usize>n * 4, cm + bt * <usize>n * 4, 0, p, n);
+          advance(next, ah, load<f32>(dt + at * 4), x + at * <usize>p * 4, bm, cm, b, t, 0);
         }
         for (let t = t1 - 1; t >= t0; t--) {
-          const bt = <usize>(b * len + t);
-          const hIdx = bt * <usize>heads + <usize>h;
-          const dtv = load<f32>(dt + hIdx * 4);
+          const at = headIndex(b, t, h);
+          const dtv = load<f32>(dt + at * 4);
           const decay = Mathf.exp(dtv * ah);
           const sNow = scratch + <usize>(t - t0 + 1) * stateBytes;
           const dDecay = stepBack(
@@ -142,19 +181,19 @@ export function scanBackward(
             sNow - stateBytes,
             decay,
             dtv,
-            x + hIdx * <usize>p * 4,
-            dy + hIdx * <usize>p * 4,
-            dx + hIdx * <usize>p * 4,
-            bm + bt * <usize>n * 4,
-            cm + bt * <usize>n * 4,
-            dbm + bt * <usize>n * 4,
-            dcm + bt * <usize>n * 4,
-            ddt + hIdx * 4,
+            x + at * <usize>p * 4,
+            dy + at * <usize>p * 4,
+            dx + at * <usize>p * 4,
+            nRow(bm, b, t),
+            nRow(cm, b, t),
+            nRow(dbm, b, t),
+            nRow(dcm, b, t),
+            ddt + at * 4,
             p,
             n,
           );
           // ∂decay/∂dt = decay·a, ∂decay/∂a = decay·dt (stepBack wrote ddt's share through x·dt).
-          store<f32>(ddt + hIdx * 4, load<f32>(ddt + hIdx * 4) + dDecay * decay * ah);
+          store<f32>(ddt + at * 4, load<f32>(ddt + at * 4) + dDecay * decay * ah);
           daSum += dDecay * decay * dtv;
         }
       }

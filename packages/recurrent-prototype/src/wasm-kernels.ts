@@ -6,30 +6,25 @@ declare const WebAssembly: {
   Instance: new (module: object) => { exports: object };
 };
 
+/** The scan kernels' signature: the sizes, the checkpoint interval, then the arrays' byte offsets. */
+type ScanKernel = (
+  batch: number,
+  len: number,
+  heads: number,
+  p: number,
+  n: number,
+  seg: number,
+  ...pointers: number[]
+) => void;
+
 /** The exports of kernels.wasm (compiled from assembly/index.ts); every pointer is a byte offset. */
 export interface Kernels {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   /** The first byte past the module's static data. */
   heapBase: { value: number };
   gateGradients(len: number, batch: number, d: number, ...pointers: number[]): void;
-  scanForward(
-    batch: number,
-    len: number,
-    heads: number,
-    p: number,
-    n: number,
-    seg: number,
-    ...pointers: number[]
-  ): void;
-  scanBackward(
-    batch: number,
-    len: number,
-    heads: number,
-    p: number,
-    n: number,
-    seg: number,
-    ...pointers: number[]
-  ): void;
+  scanForward: ScanKernel;
+  scanBackward: ScanKernel;
 }
 
 /** Bytes of WebAssembly memory a kernel call may use; larger work takes the TensorFlow path. */
@@ -61,13 +56,11 @@ export function runKernel<K extends string>(
     const a = arrays[name];
     return typeof a === 'number' ? a : a.length;
   });
-  // 16-byte alignment for every array: the kernels load four floats at a time.
-  const base = Math.ceil(k.heapBase.value / 16) * 4; // in floats, 16-byte aligned
-  const floats = base + lengths.reduce((sum, n) => sum + Math.ceil(n / 4) * 4, 0);
-  if (4 * floats > KERNEL_MAX_BYTES)
-    throw new Error(`kernel call needs ${4 * floats} bytes, over ${KERNEL_MAX_BYTES}`);
+  const base = padded(Math.ceil(k.heapBase.value / 4)); // in floats
+  const bytes = 4 * base + kernelBytes(lengths);
+  if (bytes > KERNEL_MAX_BYTES) throw new Error(`kernel call needs ${bytes} bytes, over ${KERNEL_MAX_BYTES}`);
   const have = k.memory.buffer.byteLength;
-  if (4 * floats > have) k.memory.grow(Math.ceil((4 * floats - have) / 65536));
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
   const memory = new Float32Array(k.memory.buffer);
   const at = {} as Record<K, number>;
   let offset = base;
@@ -76,7 +69,7 @@ export function runKernel<K extends string>(
     if (typeof a === 'number') memory.fill(0, offset, offset + a);
     else memory.set(a, offset);
     at[name] = 4 * offset;
-    offset += Math.ceil(lengths[i]! / 4) * 4;
+    offset += padded(lengths[i]!);
   });
   call(k, at);
   const out = {} as Record<K, Float32Array>;
@@ -87,5 +80,10 @@ export function runKernel<K extends string>(
 
 /** Bytes {@link runKernel} lays out for arrays of these lengths (what a caller checks against the limit). */
 export function kernelBytes(lengths: readonly number[]): number {
-  return 4 * lengths.reduce((sum, n) => sum + Math.ceil(n / 4) * 4, 0);
+  return 4 * lengths.reduce((sum, n) => sum + padded(n), 0);
+}
+
+/** A length in floats rounded up to 4, so every array starts 16-byte aligned: the kernels load four floats at a time. */
+function padded(floats: number): number {
+  return Math.ceil(floats / 4) * 4;
 }
