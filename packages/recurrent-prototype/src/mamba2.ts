@@ -1,5 +1,6 @@
 import { type Rng, tf } from '@rpg/core';
-import { dense, rmsNorm, silu } from './dense-and-norms.js';
+import { dense } from './dense-and-norms.js';
+import { gatedRmsNormOp, siluOp } from './mamba2-ops.js';
 import type { ParamStore } from './param-store.js';
 import type { SequenceStage } from './sequence-model.js';
 import { chunkedScan, chunkedScanCarry, sequentialScan } from './ssd-scan.js';
@@ -129,7 +130,7 @@ export class Mamba2Block {
       1,
       'valid',
     );
-    const xbcAct = silu(tf.add(conv.reshape([batch, len, convDim]), this.convB)) as tf.Tensor3D;
+    const xbcAct = siluOp(tf.add(conv.reshape([batch, len, convDim]), this.convB)) as tf.Tensor3D;
     const [x, bMat, cMat] = tf.split(xbcAct, [dInner, n, n], 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
 
     const dt = tf.softplus(tf.add(dtRaw, this.dtBias)) as tf.Tensor3D;
@@ -143,7 +144,7 @@ export class Mamba2Block {
     else ySsm = this.scan === 'sequential' ? sequentialScan(scanInputs) : chunkedScan(scanInputs, chunking);
     const y = tf.add(ySsm, tf.mul(xh, this.dSkip.reshape([heads, 1]))).reshape([batch, len, dInner]);
 
-    const gated = rmsNorm(tf.mul(y, silu(z)) as tf.Tensor3D, this.normW as tf.Tensor1D);
+    const gated = gatedRmsNormOp(y as tf.Tensor3D, z, this.normW as tf.Tensor1D);
     const out = dense(gated, this.outProj as tf.Tensor2D);
     if (!wantCarry) return { y: out };
     const tail = tf.slice(padded, [0, len, 0], [batch, k - 1, convDim]);

@@ -1,7 +1,8 @@
 import { type Rng, tf } from '@rpg/core';
 import { checkAttentionMemory, defaultAttentionMemoryMB } from './attention-memory.js';
-import { dense, gelu, layerNorm } from './dense-and-norms.js';
+import { dense } from './dense-and-norms.js';
 import type { ParamStore } from './param-store.js';
+import { attentionOp, geluOp, layerNormOp } from './transformer-ops.js';
 import { triangleMask } from './triangle-mask.js';
 
 interface TransformerLayer {
@@ -28,7 +29,6 @@ interface TransformerLayer {
 export class TransformerStack {
   readonly recomputeSaves = true;
   private readonly layers: TransformerLayer[] = [];
-  private readonly d: number;
   private readonly heads: number;
   private readonly lnfG: tf.Variable;
   private readonly lnfB: tf.Variable;
@@ -44,7 +44,6 @@ export class TransformerStack {
     memoryCapMB = defaultAttentionMemoryMB(),
   ) {
     if (d % heads !== 0) throw new Error(`transformer: heads (${heads}) must divide d (${d})`);
-    this.d = d;
     this.heads = heads;
     this.memoryCapMB = memoryCapMB;
     const b = (fanIn: number) => 1 / Math.sqrt(fanIn);
@@ -72,35 +71,22 @@ export class TransformerStack {
   /** `[B, L, d] → [B, L, d]`, causal. */
   forward(x: tf.Tensor3D): tf.Tensor3D {
     const [batch, len] = x.shape;
-    const { d, heads } = this;
+    const { heads } = this;
     checkAttentionMemory({ layers: this.layers.length, heads, batch, len }, this.memoryCapMB);
     return tf.tidy(() => {
-      const dh = d / heads;
       // Additive mask: 0 where s ≤ t, −1e9 where s > t (softmax gives exactly 0 there).
       const maskBias = triangleMask(len, 'lower', 0, -1e9);
-      const scale = 1 / Math.sqrt(dh);
       let h = x;
       for (const L of this.layers) {
-        const a = layerNorm(h, L.ln1g as tf.Tensor1D, L.ln1b as tf.Tensor1D);
-        const qkv = dense(a, L.wQkv as tf.Tensor2D, L.bQkv as tf.Tensor1D).reshape([
-          batch,
-          len,
-          3,
-          heads,
-          dh,
-        ]);
-        const [q, k, v] = tf
-          .unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]), 0)
-          .map((t) => t.reshape([batch * heads, len, dh])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-        const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), maskBias);
-        const ctx = tf.matMul(tf.softmax(scores), v).reshape([batch, heads, len, dh]);
-        const merged = tf.transpose(ctx, [0, 2, 1, 3]).reshape([batch, len, d]) as tf.Tensor3D;
+        const a = layerNormOp(h, L.ln1g as tf.Tensor1D, L.ln1b as tf.Tensor1D);
+        const qkv = dense(a, L.wQkv as tf.Tensor2D, L.bQkv as tf.Tensor1D);
+        const merged = attentionOp(qkv, heads, maskBias);
         h = tf.add(h, dense(merged, L.wO as tf.Tensor2D, L.bO as tf.Tensor1D));
-        const m = layerNorm(h, L.ln2g as tf.Tensor1D, L.ln2b as tf.Tensor1D);
-        const hidden = gelu(dense(m, L.w1 as tf.Tensor2D, L.b1 as tf.Tensor1D)) as tf.Tensor3D;
+        const m = layerNormOp(h, L.ln2g as tf.Tensor1D, L.ln2b as tf.Tensor1D);
+        const hidden = geluOp(dense(m, L.w1 as tf.Tensor2D, L.b1 as tf.Tensor1D)) as tf.Tensor3D;
         h = tf.add(h, dense(hidden, L.w2 as tf.Tensor2D, L.b2 as tf.Tensor1D));
       }
-      return layerNorm(h, this.lnfG as tf.Tensor1D, this.lnfB as tf.Tensor1D);
+      return layerNormOp(h, this.lnfG as tf.Tensor1D, this.lnfB as tf.Tensor1D);
     });
   }
 }
