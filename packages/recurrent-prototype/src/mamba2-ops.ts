@@ -1,10 +1,11 @@
 import { tf } from '@rpg/core';
+import { leadingAxes, normBackward, siluDerivative } from './norm-backward.js';
 
 // Mamba2's SiLU and gated RMSNorm as single differentiable ops with hand-written gradients, for the same reason
 // as transformer-ops.ts: fewer, larger kernels than tfjs's op-by-op tape (test/mamba2-ops.test.ts checks them
 // against the op-by-op formulation).
 
-/** SiLU, `x·σ(x)`; its derivative is σ(x)·(1 + x·(1 − σ(x))). */
+/** SiLU, `x·σ(x)`. */
 export function siluOp<T extends tf.Tensor>(x: T): T {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, save] = args as [tf.Tensor, tf.GradSaveFunc];
@@ -14,7 +15,7 @@ export function siluOp<T extends tf.Tensor>(x: T): T {
       value: tf.mul(xIn, sig),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xS, sigS] = saved as [tf.Tensor, tf.Tensor];
-        return [tf.mul(dy, tf.mul(sigS, tf.add(tf.mul(xS, tf.sub(1, sigS)), 1)))];
+        return [tf.mul(dy, siluDerivative(xS, sigS))];
       },
     };
   });
@@ -39,12 +40,9 @@ export function gatedRmsNormOp<T extends tf.Tensor>(y: T, z: T, gamma: tf.Tensor
       value: tf.mul(vHat, g),
       gradFunc: (dOut: tf.Tensor, saved: tf.Tensor[]) => {
         const [yS, zS, sigS, gateS, vHatS, rstdS, gS] = saved as tf.Tensor[];
-        const dvHat = tf.mul(dOut, gS!);
-        // dv = rstd · (dv̂ − v̂ · mean(dv̂ ⊙ v̂)), the mean over the normalised axis.
-        const dv = tf.mul(tf.sub(dvHat, tf.mul(vHatS!, tf.mean(tf.mul(dvHat, vHatS!), axis, true))), rstdS!);
-        const dGate = tf.mul(dv, yS!);
-        const dz = tf.mul(dGate, tf.mul(sigS!, tf.add(tf.mul(zS!, tf.sub(1, sigS!)), 1)));
-        return [tf.mul(dv, gateS!), dz, tf.sum(tf.mul(dOut, vHatS!), [...Array(axis).keys()])];
+        const dv = normBackward(tf.mul(dOut, gS!), vHatS!, rstdS!, false);
+        const dz = tf.mul(tf.mul(dv, yS!), siluDerivative(zS!, sigS!));
+        return [tf.mul(dv, gateS!), dz, tf.sum(tf.mul(dOut, vHatS!), leadingAxes(vHatS!.rank))];
       },
     };
   });

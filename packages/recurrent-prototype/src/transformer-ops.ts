@@ -1,4 +1,5 @@
 import { tf } from '@rpg/core';
+import { leadingAxes, normBackward } from './norm-backward.js';
 
 // The Transformer's LayerNorm, GELU and attention as single differentiable ops with hand-written gradients.
 // Recorded op by op, tfjs puts a copy of every input on the tape and adds casts and reshapes to the gradients of
@@ -19,16 +20,8 @@ export function layerNormOp<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta:
       value: tf.add(tf.mul(xHat, g), b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xHatS, rstdS, gS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const lead = [...Array(axis).keys()];
-        const dxHat = tf.mul(dy, gS);
-        // dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂)), the mean over the normalised axis.
-        const dx = tf.mul(
-          tf.sub(
-            tf.sub(dxHat, tf.mean(dxHat, axis, true)),
-            tf.mul(xHatS, tf.mean(tf.mul(dxHat, xHatS), axis, true)),
-          ),
-          rstdS,
-        );
+        const lead = leadingAxes(xHatS.rank);
+        const dx = normBackward(tf.mul(dy, gS), xHatS, rstdS, true);
         return [dx, tf.sum(tf.mul(dy, xHatS), lead), tf.sum(dy, lead)];
       },
     };

@@ -41,6 +41,16 @@ export function expectClose(fast: tf.Tensor[], reference: tf.Tensor[], tol: numb
   tf.dispose([...fast, ...reference]);
 }
 
+/** `fast` and `reference` give the same values and the same gradients by every input, within `tol` (relative). */
+export function expectSameAsReference(
+  fast: (...xs: tf.Tensor[]) => tf.Tensor,
+  reference: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: tf.Tensor[],
+  tol: number,
+) {
+  expectClose(valueAndGrads(fast, inputs), valueAndGrads(reference, inputs), tol);
+}
+
 export const normal = (shape: number[], seed: number, mean = 0, std = 1) =>
   tf.tensor(
     new Rng(seed).normalArray(
