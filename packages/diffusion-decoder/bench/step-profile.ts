@@ -6,6 +6,7 @@ import { loadBackend, medianMs, Rng, tf } from '@rpg/core';
 import { benchFlags } from '@rpg/core/cli-kit';
 import { PrototypeModel, syntheticPositions } from '@rpg/recurrent-prototype';
 import { WeightEma } from '../src/ema.js';
+import { FlatLayout } from '../src/flat-variables.js';
 import { diffusionLoss } from '../src/loss.js';
 import { AdamW } from '../src/optimizer.js';
 import { linearSchedule } from '../src/schedule.js';
@@ -44,8 +45,9 @@ const decoder = new TokenDecoder(
   rng.fork('d'),
 );
 const variables = [...prototype.trainableVariables(), ...decoder.trainableVariables()];
-const optimizer = new AdamW(variables);
-const ema = new WeightEma(variables, 0.995);
+const layout = new FlatLayout(variables);
+const optimizer = new AdamW(variables, { layout });
+const ema = new WeightEma(variables, 0.995, layout);
 const schedule = linearSchedule();
 const table = rng.normalArray(50 * L * k, 0, 0.05);
 

@@ -1,5 +1,5 @@
 import { type TensorEntry, tf } from '@rpg/core';
-import { FlatLayout } from './flat-variables.js';
+import { type FlatLayout, layoutFor } from './flat-variables.js';
 
 /**
  * An exponential moving average of the trainable weights, the usual companion of diffusion training: the
@@ -12,12 +12,13 @@ export class WeightEma {
   private readonly shadow: tf.Variable[];
   private updates = 0;
 
+  /** `layout`: a layout of `variables` (the optimizer's, to read the values it assigned), or values per segment. */
   constructor(
     private readonly variables: tf.Variable[],
     readonly decay: number,
-    segmentValues?: number,
+    layout?: FlatLayout | number,
   ) {
-    this.layout = new FlatLayout(variables, segmentValues);
+    this.layout = layoutFor(variables, layout, 'WeightEma');
     this.shadow = this.layout.copies();
   }
 
@@ -57,6 +58,7 @@ export class WeightEma {
   }
 
   dispose(): void {
+    this.layout.forget();
     tf.dispose(this.shadow);
   }
 }

@@ -23,6 +23,13 @@ export class FlatLayout {
   readonly total: number;
   /** Consecutive runs of the concatenated values, in order. */
   readonly segments: Piece[][];
+  /**
+   * The vector {@link assignFrom} last gave a one-segment layout, and the data each variable held right after. While
+   * every variable still holds that data, {@link valuesOf} hands out this vector instead of reshaping and
+   * concatenating every variable again: twice a step, for the optimizer and for the weight average sharing the
+   * layout. A model of several segments gathers as before; its cache would be as large as the model.
+   */
+  private last?: { flat: tf.Tensor1D; data: object[] };
 
   constructor(
     readonly variables: readonly tf.Variable[],
@@ -67,8 +74,12 @@ export class FlatLayout {
     });
   }
 
-  /** Segment `s` of the variables' current values. */
+  /** Segment `s` of the variables' current values (a new handle: the caller may dispose it). */
   valuesOf(s: number): tf.Tensor1D {
+    const last = this.last;
+    if (last && !last.flat.isDisposed && this.variables.every((v, i) => v.dataId === last.data[i])) {
+      return tf.clone(last.flat);
+    }
     return this.segmentOf(this.variables, s);
   }
 
@@ -79,9 +90,12 @@ export class FlatLayout {
    */
   assignFrom(produce: (s: number) => tf.Tensor): void {
     const pending = new Map<number, tf.Tensor[]>();
+    let kept: tf.Tensor1D | undefined;
     this.segments.forEach((segment, s) => {
       tf.tidy(() => {
         const flat = produce(s);
+        // A variable `produce` returns changes later: only a vector of its own is kept.
+        if (this.segments.length === 1 && !(flat instanceof tf.Variable)) kept = tf.keep(flat) as tf.Tensor1D;
         // A reshaped handle, never `flat` itself: `produce` may return a tensor it owns (a variable).
         const pieces =
           segment.length === 1
@@ -105,6 +119,14 @@ export class FlatLayout {
         });
       });
     });
+    this.forget();
+    if (kept) this.last = { flat: kept, data: this.variables.map((v) => v.dataId) };
+  }
+
+  /** Drops the vector kept by {@link assignFrom}. */
+  forget(): void {
+    this.last?.flat.dispose();
+    this.last = undefined;
   }
 
   /** Zero-filled (non-trainable) flat variables, one per segment. */
@@ -153,4 +175,20 @@ export class FlatLayout {
       tf.tidy(() => flats[s]!.assign(tf.tensor1d(data)));
     });
   }
+}
+
+/**
+ * `given` when it is a layout of exactly `variables` (shared between the optimizer and the weight average), else a
+ * new layout of them cut every `given` values (default {@link SEGMENT_VALUES}). `who` names the caller in errors.
+ */
+export function layoutFor(
+  variables: readonly tf.Variable[],
+  given: FlatLayout | number | undefined,
+  who: string,
+): FlatLayout {
+  if (!(given instanceof FlatLayout)) return new FlatLayout(variables, given);
+  const same =
+    given.variables.length === variables.length && given.variables.every((v, i) => v === variables[i]);
+  if (!same) throw new Error(`${who}: the layout given is of other variables`);
+  return given;
 }

@@ -5,10 +5,10 @@ import { fusedBatchNorm, fusedBatchNormGrad } from './native-batch-norm.js';
  * One training-mode decoder layer, `y = ELU(BatchNorm(conv1d((x + c)·t, W)))`, on tfjs-node as one differentiable
  * op built from TensorFlow's kernels each way (Conv2D and its two gradients, FusedBatchNormV3 and its gradient, Elu
  * and EluGrad). Recorded op by op, tfjs puts a copy of every op's inputs on the tape, a dtype cast in every
- * product's gradient and a reshape in every sum's: about 45 kernels per layer and step. This is about 20, and it
- * keeps three full-size activations per layer for the backward pass (x + c, the conv output and y) instead of
- * five: (x + c)·t is recomputed there. The kernels are those the op-by-op layer runs; the results equal it within
- * float rounding (tested).
+ * product's gradient and a reshape in every sum's: about 45 kernels per layer and step. This is about 20. For the
+ * backward pass it keeps three full-size activations of its own per layer ((x + c)·t, the conv output and y) instead
+ * of five, and its input x, which is the previous layer's y unless a skip is added to it. The kernels are those the
+ * op-by-op layer runs; the results equal it within float rounding (tested).
  *
  * `x` [N, k, Cin], `c` [N, k, 1], `t` [N or 1, k, 1], `weight` [kernel, Cin, Cout], `gamma`/`beta` [Cout]. Returns
  * y [N, k, Cout] and the batch statistics (mean, biased variance; kept, without gradient).
@@ -51,35 +51,37 @@ export function nativeConvLayerTrain(
       tf.Tensor,
       tf.GradSaveFunc,
     ];
-    const s = tf.add(x, c);
+    const u = tf.reshape(tf.mul(tf.add(x, c), t), [n, 1, k, cin]);
     const w4 = tf.reshape(weight, [1, kernel, cin, cout]);
-    const [z] = run('Conv2D', convAttrs, [tf.reshape(tf.mul(s, t), [n, 1, k, cin]), w4]);
+    const [z] = run('Conv2D', convAttrs, [u, w4]);
     const norm = fusedBatchNorm(backend, z!, gamma, beta, epsilon);
     mean = norm.mean;
     variance = norm.variance;
     const [y] = run('Elu', [type], [norm.y]);
-    save([s, t, w4, z!, gamma, y!, ...norm.reserve]);
+    save([x, c, t, u, w4, z!, gamma, y!, ...norm.reserve]);
     return {
       value: tf.reshape(y!, [n, k, cout]) as tf.Tensor3D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sS, tS, wS, zS, gS, yS, ...reserve] = saved as tf.Tensor[];
+        const [xS, cS, tS, uS, wS, zS, gS, yS, ...reserve] = saved as tf.Tensor[];
         const [dNormed] = run('EluGrad', [type], [tf.reshape(dy, [n, 1, k, cout]), yS]);
         const [dz, dGamma, dBeta] = fusedBatchNormGrad(backend, dNormed!, zS!, gS!, reserve, epsilon);
-        const u = tf.reshape(tf.mul(sS!, tS!), [n, 1, k, cin]);
         const [du4] = run('Conv2DBackpropInput', convAttrs, [tf.tensor1d([n, 1, k, cin], 'int32'), wS, dz]);
         const [dw] = run('Conv2DBackpropFilter', convAttrs, [
-          u,
+          uS,
           tf.tensor1d([1, kernel, cin, cout], 'int32'),
           dz,
         ]);
         const du = tf.reshape(du4!, [n, k, cin]);
-        const ds = tf.mul(du, tS!);
-        // t broadcasts over the channels (and over the tokens when all share one step): sum those axes.
-        const tAxes = tS!.shape[0] === 1 && n > 1 ? [0, 2] : [2];
+        // u = (x + c)·t with c and t broadcast over the channels: ∂c = t·Σ_ch ∂u, ∂t = Σ_ch ∂u·x + c·Σ_ch ∂u.
+        // Four passes over the activations, where ∂c = Σ_ch ∂u·t and ∂t = Σ_ch ∂u·(x + c) would take five.
+        const duSum = tf.sum(du, 2, true);
+        const dtRows = tf.add(tf.sum(tf.mul(du, xS!), 2, true), tf.mul(cS!, duSum));
+        // t is shared by all tokens when they are at one step: its gradient sums over the tokens too.
+        const shared = tS!.shape[0] === 1 && n > 1;
         return [
-          ds,
-          tf.sum(ds, 2, true),
-          tf.sum(tf.mul(du, sS!), tAxes, true),
+          tf.mul(du, tS!),
+          tf.mul(duSum, tS!),
+          shared ? tf.sum(dtRows, 0, true) : dtRows,
           tf.reshape(dw!, [kernel, cin, cout]),
           dGamma,
           dBeta,

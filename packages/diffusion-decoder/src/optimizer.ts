@@ -1,5 +1,5 @@
 import { type TensorEntry, tf } from '@rpg/core';
-import { FlatLayout } from './flat-variables.js';
+import { type FlatLayout, layoutFor } from './flat-variables.js';
 
 export interface AdamWOptions {
   beta1?: number;
@@ -9,6 +9,11 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Values per update segment (see {@link FlatLayout}); tests cut small models into several. */
   segmentValues?: number;
+  /**
+   * The layout of `variables` to use, shared with the weight average: the average then reads the values this
+   * optimizer assigned without gathering them again.
+   */
+  layout?: FlatLayout;
 }
 
 /** Everything needed to continue exactly: the step count and both moment estimates per variable. */
@@ -43,7 +48,7 @@ export class AdamW {
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0;
-    this.layout = new FlatLayout(variables, options.segmentValues);
+    this.layout = layoutFor(variables, options.layout ?? options.segmentValues, 'AdamW');
     this.m = this.layout.zeros();
     this.v = this.layout.zeros();
   }
@@ -114,6 +119,7 @@ export class AdamW {
   }
 
   dispose(): void {
+    this.layout.forget();
     tf.dispose([...this.m, ...this.v]);
   }
 }

@@ -3,6 +3,7 @@ import { type PrototypeConfig, PrototypeModel, type TokenPosition } from '@rpg/r
 import { type TokenizerFingerprint, type TokenRows, tokenRowsInMemory } from '@rpg/tokenizer';
 import { z } from 'zod';
 import { WeightEma } from './ema.js';
+import { FlatLayout } from './flat-variables.js';
 import { AdamW, type AdamWState } from './optimizer.js';
 import { linearSchedule, type ScheduleConfig, scheduleConfigSchema } from './schedule.js';
 import { shouldRecompute, stepGradients } from './step-gradients.js';
@@ -261,8 +262,10 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<Train
   const { prototype, decoder } = gen;
   const protoVars = prototype.trainableVariables();
   const variables = [...protoVars, ...decoder.trainableVariables()];
-  const optimizer = new AdamW(variables, { weightDecay: settings.weightDecay });
-  const ema = settings.emaDecay > 0 ? new WeightEma(variables, settings.emaDecay) : undefined;
+  // One layout for both: the average reads the values the optimizer has just assigned without gathering them.
+  const layout = new FlatLayout(variables);
+  const optimizer = new AdamW(variables, { weightDecay: settings.weightDecay, layout });
+  const ema = settings.emaDecay > 0 ? new WeightEma(variables, settings.emaDecay, layout) : undefined;
   let rng = root.fork('train');
   const lossHistory: number[] = [];
   let start = 0;

@@ -11,18 +11,22 @@ useBackend();
 
 const SHAPES = [[3, 5], [4], [2, 3, 2], [1]];
 
-/** Three AdamW steps (weight decay, one variable without a gradient at step 2) and EMA updates; all values after. */
-function train(segmentValues: number | undefined) {
+/**
+ * Three AdamW steps (weight decay, one variable without a gradient at step 2) and EMA updates; all values after.
+ * `shared`: the optimizer and the average share one layout, as in training.
+ */
+function train(segmentValues: number | undefined, shared = false) {
   const variables = SHAPES.map((shape, i) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const values = Array.from({ length: n }, (_, j) => Math.sin(1 + i * 7 + j));
     const initial = tf.tensor(values, shape);
-    const v = tf.variable(initial, true, `flat-test-${segmentValues}-${i}`);
+    const v = tf.variable(initial, true, `flat-test-${segmentValues}-${shared}-${i}`);
     initial.dispose(); // the variable holds its own reference
     return v;
   });
-  const optimizer = new AdamW(variables, { weightDecay: 0.01, segmentValues });
-  const ema = new WeightEma(variables, 0.9, segmentValues);
+  const layout = shared ? new FlatLayout(variables, segmentValues) : undefined;
+  const optimizer = new AdamW(variables, { weightDecay: 0.01, segmentValues, layout });
+  const ema = new WeightEma(variables, 0.9, layout ?? segmentValues);
   for (let step = 0; step < 3; step++) {
     tf.tidy(() => {
       const grads: Record<string, tf.Tensor> = {};
@@ -67,6 +71,28 @@ describe('segmented flat updates', () => {
     expect(whole.weights[0]![0]).not.toBe(Math.sin(1));
     expect(whole.averages[0]![0]).not.toBe(whole.weights[0]![0]);
     expect(whole.copied).toEqual(whole.averages);
+    // Sharing one layout (the average then reads the values the optimizer kept) changes nothing either.
+    for (const size of [undefined, 5]) expect(train(size, true)).toEqual(whole);
+  });
+
+  it('hands out the values it assigned only while no variable was assigned since', () => {
+    const variables = SHAPES.map((shape, i) => tf.variable(tf.fill(shape, i), false, `flat-kept-${i}`));
+    const layout = new FlatLayout(variables);
+    const read = () => tf.tidy(() => Array.from(layout.valuesOf(0).dataSync()));
+    layout.assignFrom(() => tf.add(layout.valuesOf(0), 10));
+    const sizes = SHAPES.map((s) => s.reduce((a, b) => a * b, 1));
+    const expected = sizes.flatMap((n, i) => Array(n).fill(i + 10));
+    expect(read()).toEqual(expected);
+    // A value handed out can be disposed without harm to the kept one.
+    layout.valuesOf(0).dispose();
+    expect(read()).toEqual(expected);
+    // An assignment from outside (a loaded checkpoint, the average copied in) is seen at once.
+    tf.tidy(() => variables[1]!.assign(tf.fill([4], -1)));
+    expected.fill(-1, sizes[0]!, sizes[0]! + sizes[1]!);
+    expect(read()).toEqual(expected);
+    expect(() => new AdamW(variables.slice(1), { layout })).toThrow(/layout given is of other variables/);
+    layout.forget();
+    tf.dispose(variables);
   });
 
   it('leaves no tensor behind', () => {
@@ -74,6 +100,8 @@ describe('segmented flat updates', () => {
     train(undefined);
     expect(tf.memory().numTensors).toBe(before);
     train(5);
+    expect(tf.memory().numTensors).toBe(before);
+    train(undefined, true);
     expect(tf.memory().numTensors).toBe(before);
   });
 });
