@@ -2,6 +2,9 @@
 // noise in JavaScript, the prototype forward and forward + backward, the decoder forward and forward + backward,
 // the AdamW update, the weight EMA), median ms of several runs of each part alone, and the kernels one whole
 // step runs (tf.profile: count and ms per kernel name). Last line: one JSON object.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadBackend, medianMs, Rng, tf } from '@rpg/core';
 import { benchFlags } from '@rpg/core/cli-kit';
 import { PrototypeModel, syntheticPositions } from '@rpg/recurrent-prototype';
@@ -12,15 +15,17 @@ import { AdamW } from '../src/optimizer.js';
 import { linearSchedule } from '../src/schedule.js';
 import { TokenDecoder } from '../src/token-decoder.js';
 
-const HELP = `tsx bench/step-profile.ts [--model mamba2] [--reps 5] [--top 0]
+const HELP = `tsx bench/step-profile.ts [--model mamba2] [--reps 5] [--top 0] [--torch]
   Times each part of one generator training step at the MNIST MLP example's sizes and counts the kernels of
-  one whole step (tf.profile); --top N also lists that step's N slowest kernels with their shapes. The last
-  line is one JSON object.`;
+  one whole step (tf.profile); --top N also lists that step's N slowest kernels with their shapes; --torch
+  also times PyTorch's parts (bench/step_torch.py --parts, with the PyTorch that bench:step installs; Mamba2
+  against the PyTorch Transformer). The last line is one JSON object.`;
 const args = benchFlags(
   {
     model: { type: 'string', default: 'mamba2' },
     reps: { type: 'string', default: '5' },
     top: { type: 'string', default: '0' },
+    torch: { type: 'boolean', default: false },
   },
   HELP,
 );
@@ -169,6 +174,11 @@ for (const kr of [...profile.kernels]
     `  ${Number(kr.kernelTimeMs).toFixed(2).padStart(6)} ms ${kr.name} ${shapes(kr.inputShapes)} → ${shapes(kr.outputShapes)}`,
   );
 console.log(`kernel ms per step (tf.profile): ${slowest.map(([n, ms]) => `${n} ${ms}`).join(', ')}`);
+const torchParts = args.torch ? torchPartsMs() : undefined;
+if (torchParts) {
+  const list = Object.entries(torchParts).map(([n, ms]) => `${n} ${ms}`);
+  console.log(`PyTorch (${model === 'mamba2' ? 'transformer' : model}) ms: ${list.join(', ')}`);
+}
 console.log(
   JSON.stringify({
     model,
@@ -176,5 +186,30 @@ console.log(
     kernels: profile.kernels.length,
     byKernel: Object.fromEntries(top),
     byKernelMs: Object.fromEntries(slowest),
+    ...(torchParts ? { torchPartsMs: torchParts } : {}),
   }),
 );
+
+/** PyTorch's parts of the same step (bench/step_torch.py --parts), from the project's Python environment. */
+function torchPartsMs(): Record<string, number> {
+  const python = join(import.meta.dirname, '..', '..', '..', 'infra', '.cache', 'venv', 'bin', 'python');
+  if (!existsSync(python)) {
+    console.error(
+      '--torch: no Python environment with PyTorch; run `pnpm setup:torch` (or `pnpm bench:step`) first',
+    );
+    process.exit(1);
+  }
+  const script = join(import.meta.dirname, 'step_torch.py');
+  const torchModel = model === 'mamba2' ? 'transformer' : model;
+  const r = spawnSync(python, [script, '--model', torchModel, '--parts', '--steps', String(reps * 3)], {
+    encoding: 'utf8',
+  });
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !last.startsWith('{')) {
+    console.error(
+      `--torch: bench/step_torch.py failed (exit ${r.status}): ${(r.stderr ?? '').trim().slice(-400)}`,
+    );
+    process.exit(1);
+  }
+  return (JSON.parse(last) as { partsMs: Record<string, number> }).partsMs;
+}

@@ -7,7 +7,8 @@ constant + permutation-state embedding, then the sequence model) once per distin
 mirrored skips) with AdamW under a cosine learning rate, then update the weight EMA. Written the way a PyTorch
 user would (nn.LSTM, scaled_dot_product_attention, torch.optim.AdamW with its default foreach path).
 
-Prints one JSON line: {"model", "stepMs": [...], "threads", "torch"}; the first `warmup` steps are not timed.
+Prints one JSON line: {"model", "stepMs": [...], "threads", "torch"}; the first `warmup` steps are not timed. With
+--parts, {"model", "partsMs"}: the prototype's and the decoder's forward + backward and AdamW + EMA, each alone.
 """
 
 import argparse
@@ -133,6 +134,45 @@ class Decoder(nn.Module):
         return x.squeeze(1)
 
 
+def time_parts(a, proto_model, decoder, opt, ema, params):
+    """Median ms of each part of the step alone, `a.steps` runs after `a.warmup`: what step-profile.ts times of ours."""
+    dev = next(decoder.parameters()).device
+
+    def median_ms(fn):
+        for _ in range(a.warmup):
+            fn()
+        times = []
+        for _ in range(a.steps):
+            t0 = time.perf_counter()
+            fn()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            times.append((time.perf_counter() - t0) * 1000)
+        return round(float(np.median(times)), 1)
+
+    states = torch.arange(a.states, device=dev)
+    xt = torch.randn(a.diffusion, a.token_size, device=dev)
+    t = torch.randint(0, 1000, (a.diffusion,), device=dev)
+    proto = torch.randn(a.diffusion, a.d, device=dev)
+    def backward(loss_fn):
+        opt.zero_grad(set_to_none=True)  # as the step does: a fresh gradient, not one added to
+        loss_fn().backward()
+
+    def optimizer_and_ema():
+        if any(q.grad is None for q in params):  # every parameter has a gradient in a training step
+            for q in params:
+                q.grad = torch.randn_like(q) * 1e-3
+        opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema, [q.detach() for q in params], 0.005)
+
+    return {
+        "prototypeForwardBackward": median_ms(lambda: backward(lambda: proto_model(states).sum())),
+        "decoderForwardBackward": median_ms(lambda: backward(lambda: decoder(xt, t, proto).square().mean())),
+        "optimizerAndEma": median_ms(optimizer_and_ema),
+    }
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, choices=["lstm", "transformer", "none"])
@@ -154,6 +194,11 @@ def main():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--parts",
+        action="store_true",
+        help="time the step's parts instead (prototype and decoder forward + backward, AdamW + EMA)",
+    )
     a = p.parse_args()
 
     torch.manual_seed(a.seed)
@@ -171,6 +216,9 @@ def main():
     ema = [q.detach().clone() for q in params]
     betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
     alpha_bars = torch.cumprod(1 - betas, 0).float().to(dev)
+    if a.parts:
+        print(json.dumps({"model": a.model, "partsMs": time_parts(a, proto_model, decoder, opt, ema, params)}))
+        return
     total = a.warmup + a.steps
     times = []
     for step in range(total):

@@ -56,7 +56,7 @@ export class FlatLayout {
     if (current.length > 0) this.segments.push(current);
   }
 
-  private segmentSize(s: number): number {
+  segmentSize(s: number): number {
     return this.segments[s]!.reduce((n, p) => n + p.count, 0);
   }
 
@@ -149,8 +149,8 @@ export class FlatLayout {
     });
   }
 
-  /** Copies of the flat variables' pieces, one F32 entry per variable in its shape. */
-  entries(flats: readonly tf.Variable[]): TensorEntry[] {
+  /** Copies of the flat vectors' pieces (one vector per segment), one F32 entry per variable in its shape. */
+  entries(flats: readonly tf.Tensor[]): TensorEntry[] {
     const data = this.sizes.map((n) => new Float32Array(n));
     this.segments.forEach((segment, s) => {
       const values = flats[s]!.dataSync() as Float32Array;
@@ -163,16 +163,21 @@ export class FlatLayout {
     return this.variables.map((v, i) => ({ dtype: 'F32', shape: [...v.shape], data: data[i]! }));
   }
 
+  /** Segment `s` of per-variable values (already checked against the shapes), as one vector. */
+  segmentData(values: readonly Float32Array[], s: number): Float32Array {
+    const data = new Float32Array(this.segmentSize(s));
+    let offset = 0;
+    for (const { variable, from, count } of this.segments[s]!) {
+      data.set(values[variable]!.subarray(from, from + count), offset);
+      offset += count;
+    }
+    return data;
+  }
+
   /** Assigns per-variable values (already checked against the shapes) to the flat variables. */
   load(flats: readonly tf.Variable[], values: readonly Float32Array[]): void {
-    this.segments.forEach((segment, s) => {
-      const data = new Float32Array(this.segmentSize(s));
-      let offset = 0;
-      for (const { variable, from, count } of segment) {
-        data.set(values[variable]!.subarray(from, from + count), offset);
-        offset += count;
-      }
-      tf.tidy(() => flats[s]!.assign(tf.tensor1d(data)));
+    this.segments.forEach((_, s) => {
+      tf.tidy(() => flats[s]!.assign(tf.tensor1d(this.segmentData(values, s))));
     });
   }
 }

@@ -1,5 +1,6 @@
-import { type TensorEntry, tf } from '@rpg/core';
+import { nativeBackend, type TensorEntry, tf } from '@rpg/core';
 import { type FlatLayout, layoutFor } from './flat-variables.js';
+import { NativeAdamSegment } from './native-adam.js';
 
 export interface AdamWOptions {
   beta1?: number;
@@ -14,6 +15,11 @@ export interface AdamWOptions {
    * optimizer assigned without gathering them again.
    */
   layout?: FlatLayout;
+  /**
+   * On tfjs-node, step with TensorFlow's fused Adam kernel (default); false: the element-wise formulation, as on
+   * the other backends. The two agree to float rounding (tested).
+   */
+  native?: boolean;
 }
 
 /** Everything needed to continue exactly: the step count and both moment estimates per variable. */
@@ -36,9 +42,10 @@ export class AdamW {
   readonly weightDecay: number;
   private stepCount = 0;
   private readonly layout: FlatLayout;
-  /** Both moments of every variable, as flat vectors, one per segment of the layout. */
-  private readonly m: tf.Variable[];
-  private readonly v: tf.Variable[];
+  /** Both moments of every variable: as TensorFlow resource variables on tfjs-node, else as flat tf variables. */
+  private readonly moments:
+    | { kind: 'native'; segments: NativeAdamSegment[] }
+    | { kind: 'tensors'; m: tf.Variable[]; v: tf.Variable[] };
 
   constructor(
     private readonly variables: tf.Variable[],
@@ -49,8 +56,15 @@ export class AdamW {
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0;
     this.layout = layoutFor(variables, options.layout ?? options.segmentValues, 'AdamW');
-    this.m = this.layout.zeros();
-    this.v = this.layout.zeros();
+    const backend = options.native === false ? undefined : nativeBackend();
+    this.moments = backend
+      ? {
+          kind: 'native',
+          segments: this.layout.segments.map(
+            (_, s) => new NativeAdamSegment(backend, this.layout.segmentSize(s)),
+          ),
+        }
+      : { kind: 'tensors', m: this.layout.zeros(), v: this.layout.zeros() };
   }
 
   get step(): number {
@@ -66,28 +80,49 @@ export class AdamW {
     const decay = 1 - lr * this.weightDecay;
     // A missing gradient counts as zero: the moments still decay, as PyTorch does for a zero gradient.
     const g = this.variables.map((p) => grads[p.name]);
+    const moments = this.moments;
     this.layout.assignFrom((s) => {
       const gs = this.layout.segmentOf(g, s);
-      const m = tf.add(tf.mul(this.m[s]!, this.beta1), tf.mul(gs, 1 - this.beta1));
-      const v = tf.add(tf.mul(this.v[s]!, this.beta2), tf.mul(tf.square(gs), 1 - this.beta2));
-      this.m[s]!.assign(m);
-      this.v[s]!.assign(v);
-      const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), this.epsilon);
-      const update = tf.mul(tf.div(m, denom), stepSize);
       const p = this.layout.valuesOf(s);
-      return tf.sub(this.weightDecay > 0 ? tf.mul(p, decay) : p, update) as tf.Tensor1D;
+      const decayed = this.weightDecay > 0 ? tf.mul(p, decay) : p;
+      if (moments.kind === 'native') {
+        const { beta1, beta2, epsilon } = this;
+        return moments.segments[s]!.step(decayed as tf.Tensor1D, gs, {
+          stepSize,
+          sqrtBc2,
+          beta1,
+          beta2,
+          epsilon,
+        });
+      }
+      const m = tf.add(tf.mul(moments.m[s]!, this.beta1), tf.mul(gs, 1 - this.beta1));
+      const v = tf.add(tf.mul(moments.v[s]!, this.beta2), tf.mul(tf.square(gs), 1 - this.beta2));
+      moments.m[s]!.assign(m);
+      moments.v[s]!.assign(v);
+      const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), this.epsilon);
+      return tf.sub(decayed, tf.mul(tf.div(m, denom), stepSize)) as tf.Tensor1D;
     });
   }
 
   state(): AdamWState {
     const moments = new Map<string, TensorEntry>();
+    const [m, v] = this.flatMoments();
     for (const [prefix, flat] of [
-      ['m', this.m],
-      ['v', this.v],
+      ['m', m],
+      ['v', v],
     ] as const) {
       for (const [i, e] of this.layout.entries(flat).entries()) moments.set(`${prefix}.${i}`, e);
     }
+    if (this.moments.kind === 'native') tf.dispose([...m, ...v]);
     return { step: this.stepCount, moments };
+  }
+
+  /** Both moments, one flat vector per segment (copies on tfjs-node: dispose them). */
+  private flatMoments(): [tf.Tensor[], tf.Tensor[]] {
+    const moments = this.moments;
+    if (moments.kind === 'tensors') return [moments.m, moments.v];
+    const pairs = moments.segments.map((segment) => segment.moments());
+    return [pairs.map(([m]) => m), pairs.map(([, v]) => v)];
   }
 
   loadState(state: AdamWState): void {
@@ -113,13 +148,21 @@ export class AdamW {
     if (state.moments.size !== expected) {
       throw new Error(`optimizer state has ${state.moments.size} moments, this optimizer ${expected}`);
     }
-    this.layout.load(this.m, values.m);
-    this.layout.load(this.v, values.v);
+    const moments = this.moments;
+    if (moments.kind === 'native') {
+      moments.segments.forEach((segment, s) =>
+        segment.load(this.layout.segmentData(values.m, s), this.layout.segmentData(values.v, s)),
+      );
+    } else {
+      this.layout.load(moments.m, values.m);
+      this.layout.load(moments.v, values.v);
+    }
     this.stepCount = state.step;
   }
 
   dispose(): void {
     this.layout.forget();
-    tf.dispose([...this.m, ...this.v]);
+    if (this.moments.kind === 'native') for (const segment of this.moments.segments) segment.dispose();
+    else tf.dispose([...this.moments.m, ...this.moments.v]);
   }
 }
