@@ -150,9 +150,9 @@ export class AdamW {
     }
     const moments = this.moments;
     if (moments.kind === 'native') {
-      moments.segments.forEach((segment, s) =>
-        segment.load(this.layout.segmentData(values.m, s), this.layout.segmentData(values.v, s)),
-      );
+      moments.segments.forEach((segment, s) => {
+        segment.load(this.layout.segmentData(values.m, s), this.layout.segmentData(values.v, s));
+      });
     } else {
       this.layout.load(moments.m, values.m);
       this.layout.load(moments.v, values.v);

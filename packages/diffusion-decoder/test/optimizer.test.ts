@@ -58,9 +58,9 @@ describe('AdamW', () => {
   it('gives the element-wise formulation’s weights and moments with the fused kernel', () => {
     const reference = train({ native: false }, 5);
     const fused = train({}, 5);
-    fused.weights.forEach((w, i) => expectClose(w, reference.weights[i]!, 1e-6, `weights ${i}`));
+    for (const [i, w] of fused.weights.entries()) expectClose(w, reference.weights[i]!, 1e-6, `weights ${i}`);
     // The kernel takes 1 − β₂ as 1 − float32(0.999) = 0.00099998713: v differs by 1.3e-5 of itself.
-    fused.moments.forEach((m, i) => expectClose(m, reference.moments[i]!, 2e-5, `moments ${i}`));
+    for (const [i, m] of fused.moments.entries()) expectClose(m, reference.moments[i]!, 2e-5, `moments ${i}`);
     // The steps moved the weights by more than the tolerance.
     expect(Math.abs(reference.weights[0]![0]! - Math.sin(2))).toBeGreaterThan(1e-2);
   });
