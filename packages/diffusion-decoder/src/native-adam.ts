@@ -34,7 +34,6 @@ export class NativeAdamSegment {
     this.handles = { p: create(), m: create(), v: create() };
     tf.tidy(() => {
       const zeros = tf.zeros([size]);
-      this.assign(this.handles.p, zeros);
       this.assign(this.handles.m, zeros);
       this.assign(this.handles.v, zeros);
     });
@@ -91,7 +90,11 @@ export class NativeAdamSegment {
         [p, m, v, ...scalars, grad],
         0,
       );
-      return this.read(p);
+      const updated = this.read(p);
+      // The caller owns the new values now: the variable lets go of them (it takes the next step's on assignment),
+      // so a model of several segments does not keep a third copy of its parameters between steps.
+      this.assign(p, tf.tensor1d([]));
+      return updated;
     });
   }
 
