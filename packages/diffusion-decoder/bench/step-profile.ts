@@ -30,6 +30,8 @@ const args = benchFlags(
   HELP,
 );
 const model = args.model as 'mamba2' | 'lstm' | 'transformer' | 'none';
+/** PyTorch has no Mamba2 CPU kernel: --torch compares it with the PyTorch Transformer, as bench:step does. */
+const torchModel = model === 'mamba2' ? 'transformer' : model;
 const reps = Number(args.reps);
 const topKernels = Number(args.top);
 
@@ -177,7 +179,7 @@ console.log(`kernel ms per step (tf.profile): ${slowest.map(([n, ms]) => `${n} $
 const torchParts = args.torch ? torchPartsMs() : undefined;
 if (torchParts) {
   const list = Object.entries(torchParts).map(([n, ms]) => `${n} ${ms}`);
-  console.log(`PyTorch (${model === 'mamba2' ? 'transformer' : model}) ms: ${list.join(', ')}`);
+  console.log(`PyTorch (${torchModel}) ms: ${list.join(', ')}`);
 }
 console.log(
   JSON.stringify({
@@ -200,7 +202,6 @@ function torchPartsMs(): Record<string, number> {
     process.exit(1);
   }
   const script = join(import.meta.dirname, 'step_torch.py');
-  const torchModel = model === 'mamba2' ? 'transformer' : model;
   const r = spawnSync(python, [script, '--model', torchModel, '--parts', '--steps', String(reps * 3)], {
     encoding: 'utf8',
   });

@@ -154,6 +154,7 @@ def time_parts(a, proto_model, decoder, opt, ema, params):
     xt = torch.randn(a.diffusion, a.token_size, device=dev)
     t = torch.randint(0, 1000, (a.diffusion,), device=dev)
     proto = torch.randn(a.diffusion, a.d, device=dev)
+
     def backward(loss_fn):
         opt.zero_grad(set_to_none=True)  # as the step does: a fresh gradient, not one added to
         loss_fn().backward()

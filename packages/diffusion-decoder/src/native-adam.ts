@@ -8,22 +8,25 @@ let nextName = 0;
  * they are updated), stepped by TensorFlow's fused ResourceApplyAdam kernel: one pass over the segment where the
  * element-wise formulation runs thirteen kernels, each writing a new vector (1 ms against 8 at the MNIST example's
  * 1.45 M parameters on a 2-core Xeon). It takes 1 − β₂ in float32 from β₂ (0.00099998713 for 0.999): the second
- * moment moves at a rate 1.3e-5 of itself off PyTorch's. The kernel copies a variable's buffer before updating it when anything else
- * still holds it, so values read out earlier never change.
+ * moment moves at a rate 1.3e-5 of itself off PyTorch's. The kernel copies a variable's buffer before updating it
+ * when anything else still holds it, so values read out earlier never change.
  */
 export class NativeAdamSegment {
   private readonly handles: { p: tf.Tensor; m: tf.Tensor; v: tf.Tensor };
+  /** The `dtype` attribute of the variable ops. */
+  private readonly floatType: unknown;
 
   constructor(
     private readonly backend: NativeBackend,
     readonly size: number,
   ) {
     const b = backend.binding;
+    this.floatType = { name: 'dtype', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT };
     const create = () =>
       backend.executeMultipleOutputs(
         'VarHandleOp',
         [
-          { name: 'dtype', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+          this.floatType,
           { name: 'shape', type: b.TF_ATTR_SHAPE, value: [size] },
           { name: 'container', type: b.TF_ATTR_STRING, value: '' },
           { name: 'shared_name', type: b.TF_ATTR_STRING, value: `rpg-adamw-${nextName++}` },
@@ -37,11 +40,6 @@ export class NativeAdamSegment {
       this.assign(this.handles.m, zeros);
       this.assign(this.handles.v, zeros);
     });
-  }
-
-  private get floatType(): unknown {
-    const b = this.backend.binding;
-    return { name: 'dtype', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT };
   }
 
   private assign(handle: tf.Tensor, value: tf.Tensor): void {
