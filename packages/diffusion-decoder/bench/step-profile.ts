@@ -14,6 +14,7 @@ import { diffusionLoss } from '../src/loss.js';
 import { AdamW } from '../src/optimizer.js';
 import { linearSchedule } from '../src/schedule.js';
 import { TokenDecoder } from '../src/token-decoder.js';
+import { type Model, projectPython, TORCH_MODEL } from './torch-reference.js';
 
 const HELP = `tsx bench/step-profile.ts [--model mamba2] [--reps 5] [--top 0] [--torch]
   Times each part of one generator training step at the MNIST MLP example's sizes and counts the kernels of
@@ -29,9 +30,8 @@ const args = benchFlags(
   },
   HELP,
 );
-const model = args.model as 'mamba2' | 'lstm' | 'transformer' | 'none';
-/** PyTorch has no Mamba2 CPU kernel: --torch compares it with the PyTorch Transformer, as bench:step does. */
-const torchModel = model === 'mamba2' ? 'transformer' : model;
+const model = args.model as Model;
+const torchModel = TORCH_MODEL[model];
 const reps = Number(args.reps);
 const topKernels = Number(args.top);
 
@@ -194,7 +194,7 @@ console.log(
 
 /** PyTorch's parts of the same step (bench/step_torch.py --parts), from the project's Python environment. */
 function torchPartsMs(): Record<string, number> {
-  const python = join(import.meta.dirname, '..', '..', '..', 'infra', '.cache', 'venv', 'bin', 'python');
+  const python = projectPython;
   if (!existsSync(python)) {
     console.error(
       '--torch: no Python environment with PyTorch; run `pnpm setup:torch` (or `pnpm bench:step`) first',

@@ -15,16 +15,7 @@ import { choiceFlag, intFlag, listFlag, parseFlagsOrExit } from '@rpg/core/cli-k
 import { type PrototypeConfig, syntheticPositions } from '@rpg/recurrent-prototype';
 import { z } from 'zod';
 import { disposeGenerator, trainGenerator } from '../src/index.js';
-
-const MODELS = ['lstm', 'transformer', 'mamba2', 'none'] as const;
-type Model = (typeof MODELS)[number];
-/** The PyTorch model each of ours is compared with. */
-const TORCH_MODEL: Record<Model, string> = {
-  lstm: 'lstm',
-  transformer: 'transformer',
-  mamba2: 'transformer',
-  none: 'none',
-};
+import { MODELS, type Model, projectPython, repoRoot, TORCH_MODEL } from './torch-reference.js';
 
 const HELP = `pnpm bench:step [--models lstm,transformer,mamba2,none] [--rounds 3] [--steps 12] [--no-install]
   Times one generator training step at the MNIST MLP example's sizes, ours beside the same step in PyTorch
@@ -91,8 +82,7 @@ const SIZES = {
   ema: 0.995,
 } as const;
 
-const repoRoot = join(import.meta.dirname, '..', '..', '..');
-const python = join(repoRoot, 'infra', '.cache', 'venv', 'bin', 'python');
+const python = projectPython;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
